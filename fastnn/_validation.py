@@ -1,0 +1,245 @@
+"""The one validation layer in front of every kernel.
+
+Everything a kernel may assume (see :mod:`fastnn._backends`) is established here, in
+Python, before compiled code touches memory: types, ``ndim``, shapes (both shapes named in
+the message), dtypes, layout, ``m >= 1``, labels and finiteness.
+
+dtype rule
+    The computation dtype is ``float32`` when every floating input (data and parameters)
+    is ``float32``, else ``float64``: NumPy's promotion, so float64 data is never silently
+    downcast.  Integer and bool inputs (and lists) count as ``float64``; ``float16`` counts
+    as ``float32``.  Labels ``Y`` never decide the dtype: they are cast to it (0 and 1 are
+    exact in both).  Results come back in the computation dtype.  Functions that update
+    parameters in place (``train_step``) require the parameters to have that dtype already.
+
+Layout
+    Non-contiguous, Fortran-ordered, read-only, unaligned, big-endian, broadcast and sliced
+    arrays are accepted and converted once to the C-contiguous native layout the kernels
+    read; already-suitable arrays pass through without a copy.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Mapping
+
+import numpy as np
+
+from fastnn._backends import BAD_LABEL, NONFINITE
+
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+
+_COLUMN_HINT = "a column of shape (n, 1); pass {name}.reshape(-1, 1)"
+_ROW_HINT = "a row of shape (n_y, m) (one column per example); pass {name}.reshape(1, -1)"
+_DATA_HINT = (
+    "2-D of shape (n_x, m), one column per example; for a single example pass "
+    "{name}.reshape(-1, 1), for a single feature {name}.reshape(1, -1)"
+)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def as_array(value: object, name: str, ndim: int | None = None, hint: str = "") -> np.ndarray:
+    """``value`` as a float32/float64 ndarray (any layout), or a TypeError/ValueError.
+
+    int/bool become float64, float16 becomes float32, big-endian becomes native; strings,
+    objects that are not numbers, complex numbers, ``None`` and dates are refused.
+    """
+    if type(value) is np.ndarray and (value.dtype is F64 or value.dtype is F32):
+        arr = value
+    else:
+        arr = _convert(value, name)
+    if ndim is not None and arr.ndim != ndim:
+        what = {0: "a scalar", 1: "1-D", 2: "2-D"}.get(ndim, f"{ndim}-D")
+        if hint:
+            what = hint.format(name=name)
+        raise ValueError(f"{name} must be {what}; got {_describe(arr)}")
+    return arr
+
+
+def _convert(value: object, name: str) -> np.ndarray:
+    if value is None:
+        raise TypeError(f"{name} must be an array of numbers, got None")
+    if isinstance(value, (str, bytes, Mapping)):
+        raise TypeError(f"{name} must be an array of numbers, got {_describe(value)}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    kind = arr.dtype.kind
+    if kind in "biu":
+        return arr.astype(F64)
+    if kind == "f":
+        if arr.dtype.itemsize <= 2:
+            return arr.astype(F32)
+        if arr.dtype.itemsize > 8:
+            raise TypeError(
+                f"{name} has dtype {arr.dtype}, wider than float64; cast it with "
+                f"{name}.astype(np.float64)"
+            )
+        return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+    if kind == "c":
+        raise TypeError(f"{name} has complex dtype {arr.dtype}; fastnn works on real numbers")
+    if kind == "O":
+        try:
+            return arr.astype(F64)
+        except (ValueError, TypeError):
+            pass
+    raise TypeError(f"{name} must be an array of numbers; got {_describe(arr)}")
+
+
+def data_array(value: object, name: str = "X") -> np.ndarray:
+    """A 2-D data matrix ``(n, m)`` with ``n >= 1`` and ``m >= 1``."""
+    X = as_array(value, name, 2, _DATA_HINT)
+    if X.shape[1] == 0:
+        raise ValueError(f"{name} has shape {X.shape}: it holds no examples (m = 0)")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has shape {X.shape}: it holds no features (n_x = 0)")
+    return X
+
+
+def column(value: object, name: str, n: int, against: str, against_shape: tuple) -> np.ndarray:
+    """A column ``(n, 1)``; the message names the array whose shape fixes ``n``."""
+    arr = as_array(value, name, 2, _COLUMN_HINT)
+    if arr.shape != (n, 1):
+        raise ValueError(
+            f"{name} has shape {arr.shape} but {against} has shape {against_shape}: "
+            f"{name} must have shape ({n}, 1)"
+        )
+    return arr
+
+
+def matrix(value: object, name: str, shape: tuple, against: str, against_shape: tuple) -> np.ndarray:
+    """A 2-D array of exactly ``shape``; ``None`` in ``shape`` matches any size >= 1."""
+    arr = as_array(value, name, 2)
+    ok = all(want is None or want == got for want, got in zip(shape, arr.shape))
+    if not ok or 0 in arr.shape:
+        want = "(" + ", ".join("k" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(
+            f"{name} has shape {arr.shape} but {against} has shape {against_shape}: "
+            f"{name} must have shape {want}"
+        )
+    return arr
+
+
+def labels(value: object, m: int, n_y: int | None = 1, name: str = "Y", x_shape=None) -> np.ndarray:
+    """Labels ``(n_y, m)``; a rank-1 ``(m,)`` is refused with the reshape to use."""
+    Y = as_array(value, name, 2, _ROW_HINT)
+    if Y.shape[1] != m or (n_y is not None and Y.shape[0] != n_y) or Y.shape[0] == 0:
+        rows = "n_y" if n_y is None else n_y
+        raise ValueError(
+            f"{name} has shape {Y.shape} but X has shape {x_shape}: "
+            f"{name} must have shape ({rows}, {m})"
+        )
+    return Y
+
+
+def scalar(value: object, name: str) -> float:
+    """A real number (Python, NumPy or a one-element array) as a Python float."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu":
+        return float(value.reshape(()))
+    raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+
+
+def positive(value: object, name: str) -> float:
+    """A finite real number > 0 (a learning rate)."""
+    x = scalar(value, name)
+    if not (math.isfinite(x) and x > 0.0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return x
+
+
+def count(value: object, name: str, minimum: int = 1) -> int:
+    """An integer >= ``minimum`` (an iteration count, a layer size)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {_describe(value)}")
+    n = operator.index(value)
+    if n < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {n}")
+    return n
+
+
+def compute_dtype(*arrays: np.ndarray) -> np.dtype:
+    """float32 if every array is float32, else float64 (see the module docstring)."""
+    return F32 if all(a.dtype is F32 for a in arrays) else F64
+
+
+def c_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``arr`` as a C-contiguous, aligned array of ``dtype``: itself when it already is."""
+    if arr.dtype is dtype and arr.flags.c_contiguous and arr.flags.aligned:
+        return arr
+    return np.require(arr, dtype, ("C", "A"))
+
+
+def label_array(Y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Labels in the computation dtype; checked first when the cast could change a value."""
+    if Y.dtype is not dtype and Y.dtype.itemsize > dtype.itemsize:
+        check_labels(Y)
+    return c_array(Y, dtype)
+
+
+# --- value checks -----------------------------------------------------------------------
+
+
+def _first_index(mask: np.ndarray) -> tuple:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.isfinite(arr).all():
+        idx = _first_index(~np.isfinite(arr))
+        raise ValueError(
+            f"{name} contains NaN or infinity ({arr[idx]!r} at index {idx} of shape "
+            f"{arr.shape}); pass check_finite=False to skip this check"
+        )
+
+
+def check_labels(Y: np.ndarray, name: str = "Y") -> None:
+    bad = (Y != 0) & (Y != 1)
+    if bad.any():
+        idx = _first_index(bad)
+        raise ValueError(
+            f"{name} must hold binary labels 0 and 1 only; found {Y[idx]!r} at index {idx} "
+            f"of shape {Y.shape}"
+        )
+
+
+def diagnose(status: int, arrays: Mapping[str, np.ndarray], labels_name: str = "Y") -> None:
+    """Turn a kernel status into the precise error about the caller's arguments.
+
+    Returns normally only when every input is finite and the labels are binary: the
+    non-finite result is then an overflow of the computation itself, which the caller
+    reports (an error for a single step, a warning for a fit).
+    """
+    if status == BAD_LABEL:
+        check_labels(arrays[labels_name], labels_name)
+    if status in (BAD_LABEL, NONFINITE):
+        for name, arr in arrays.items():
+            check_finite(np.asarray(arr), name)
+
+
+def as_dict(value: object, name: str, keys: tuple[str, ...], extra_ok: bool = False) -> Mapping:
+    """A mapping holding exactly ``keys`` (or at least them, with ``extra_ok``)."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict with keys {list(keys)}, got {_describe(value)}")
+    missing = [k for k in keys if k not in value]
+    extra = [] if extra_ok else [k for k in value if k not in keys]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing}")
+        if extra:
+            parts.append(f"unexpected {extra}")
+        raise ValueError(f"{name} must have the keys {list(keys)}: {', '.join(parts)}")
+    return value
