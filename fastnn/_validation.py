@@ -200,7 +200,7 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     if not np.isfinite(arr).all():
         idx = _first_index(~np.isfinite(arr))
         raise ValueError(
-            f"{name} contains NaN or infinity ({arr[idx]!r} at index {idx} of shape "
+            f"{name} contains NaN or infinity ({arr[idx].item()!r} at index {idx} of shape "
             f"{arr.shape}); pass check_finite=False to skip this check"
         )
 
@@ -210,7 +210,7 @@ def check_labels(Y: np.ndarray, name: str = "Y") -> None:
     if bad.any():
         idx = _first_index(bad)
         raise ValueError(
-            f"{name} must hold binary labels 0 and 1 only; found {Y[idx]!r} at index {idx} "
+            f"{name} must hold binary labels 0 and 1 only; found {Y[idx].item()!r} at index {idx} "
             f"of shape {Y.shape}"
         )
 

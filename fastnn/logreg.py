@@ -34,12 +34,15 @@ def initialize_with_zeros(dim: int, dtype=np.float64) -> tuple[np.ndarray, float
     return np.zeros((dim, 1), dtype=dtype), 0.0
 
 
+_UNLABELLED = object()  # forward and predict take no labels
+
+
 class _Inputs:
     """Validated ``w, b, X, Y`` in one computation dtype, ready for the kernels."""
 
     __slots__ = ("X", "Y", "b", "dtype", "w")
 
-    def __init__(self, w, b, X, Y=None, *, copy_w: bool = False) -> None:
+    def __init__(self, w, b, X, Y=_UNLABELLED, *, copy_w: bool = False) -> None:
         X = v.data_array(X)
         w = v.column(w, "w", X.shape[0], "X", X.shape)
         b = v.scalar(b, "b")
@@ -47,7 +50,7 @@ class _Inputs:
         self.X = v.c_array(X, dtype)
         self.w = np.array(w, dtype=dtype, order="C") if copy_w else v.c_array(w, dtype)
         self.b = np.array([b], dtype=dtype)
-        self.Y = None if Y is None else v.label_array(v.labels(Y, X.shape[1], 1, x_shape=X.shape), dtype)
+        self.Y = None if Y is _UNLABELLED else v.label_array(v.labels(Y, X.shape[1], 1, x_shape=X.shape), dtype)
 
     def named(self) -> dict:
         return {"w": self.w, "b": self.b, "X": self.X, "Y": self.Y}
@@ -142,6 +145,8 @@ def model(
     and test accuracies are printed as in the course.
     """
     X_train = v.data_array(X_train, "X_train")
+    Y_train = v.labels(Y_train, X_train.shape[1], 1, "Y_train", X_train.shape)
+    v.check_labels(Y_train, "Y_train")
     X_test = v.data_array(X_test, "X_test")
     if X_test.shape[0] != X_train.shape[0]:
         raise ValueError(

@@ -96,12 +96,15 @@ def initialize_parameters(n_x: int, n_h: int, n_y: int, random_state=None, dtype
     }
 
 
+_UNLABELLED = object()  # forward_propagation and predict take no labels
+
+
 class _Net:
     """Validated ``X`` (and ``Y``) and parameters in one computation dtype."""
 
     __slots__ = ("W1", "W2", "X", "Y", "b1", "b2", "dtype", "given")
 
-    def __init__(self, parameters, X, Y=None, *, extra: tuple[np.ndarray, ...] = ()) -> None:
+    def __init__(self, parameters, X, Y=_UNLABELLED, *, extra: tuple[np.ndarray, ...] = ()) -> None:
         params = v.as_dict(parameters, "parameters", PARAMETERS)
         X = v.data_array(X)
         W1 = v.matrix(params["W1"], "W1", (None, X.shape[0]), "X", X.shape)
@@ -113,7 +116,7 @@ class _Net:
         self.X = v.c_array(X, dtype)
         self.W1, self.b1, self.W2, self.b2 = (v.c_array(a, dtype) for a in (W1, b1, W2, b2))
         self.Y = None
-        if Y is not None:
+        if Y is not _UNLABELLED:
             Y = v.labels(Y, X.shape[1], W2.shape[0], x_shape=X.shape)
             self.Y = v.label_array(Y, dtype)
 

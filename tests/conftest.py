@@ -1,0 +1,53 @@
+"""Shared fixtures: every backend, every dtype.
+
+In CI (``CI=true``) an unavailable backend FAILS the run; elsewhere its tests are skipped
+with the real reason (e.g. the Cython extension was not built in this checkout).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn._dispatch import resolve
+
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+BACKENDS = ("python", "numpy", "numba", "cython")
+FAST_BACKENDS = ("numpy", "numba", "cython")
+COMPILED_BACKENDS = ("numba", "cython")
+DTYPES = (np.float64, np.float32)
+
+
+def require_backend(name: str) -> str:
+    try:
+        resolve(name)
+    except fastnn.BackendUnavailableError as exc:
+        if IN_CI:
+            pytest.fail(f"backend {name!r} must be available in CI: {exc.reason}")
+        pytest.skip(f"backend {name!r} is not available outside CI here: {exc.reason}")
+    return name
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Every backend, the python loops included (keep sizes small)."""
+    return require_backend(request.param)
+
+
+@pytest.fixture(params=FAST_BACKENDS)
+def fast_backend(request) -> str:
+    """The vectorized and compiled backends (for sizes the loops would take minutes on)."""
+    return require_backend(request.param)
+
+
+@pytest.fixture(params=COMPILED_BACKENDS)
+def compiled_backend(request) -> str:
+    return require_backend(request.param)
+
+
+@pytest.fixture(params=DTYPES, ids=["float64", "float32"])
+def dtype(request):
+    return np.dtype(request.param)
