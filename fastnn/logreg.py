@@ -98,6 +98,25 @@ def optimize(
     The caller's ``w`` is not modified.  A diverging run stops at its last finite step
     with a :class:`fastnn.DivergenceWarning`.
     """
+    chunk, report = (COST_EVERY, cost_printer(COST_EVERY)) if print_cost else (None, None)
+    w, b, dw, db, result = gradient_descent(
+        w, b, X, Y, num_iterations, learning_rate, backend=backend, check_finite=check_finite,
+        chunk=chunk, on_chunk=report,
+    )
+    costs = [float(c) for c in result.costs[::COST_EVERY]]
+    return {"w": w, "b": b}, {"dw": dw, "db": db}, costs
+
+
+def gradient_descent(
+    w, b, X, Y, num_iterations, learning_rate, *, backend=None, check_finite=True, chunk=None,
+    on_chunk=None, what="optimize",
+):
+    """The engine of :func:`optimize` and :class:`fastnn.LogisticRegression`.
+
+    Returns ``(w, b, dw, db, descent)`` with every cost in ``descent.costs``; the loop runs
+    in the backend's ``logreg_descend`` kernel, in chunks of ``chunk`` iterations reported
+    to ``on_chunk(first_iteration, costs)``.
+    """
     kernels = resolve(backend)
     num_iterations = v.count(num_iterations, "num_iterations")
     learning_rate = v.positive(learning_rate, "learning_rate")
@@ -111,13 +130,9 @@ def optimize(
             p.w, p.b, p.X, p.Y, learning_rate, costs, dw, db, check_finite, n_threads
         )
 
-    chunk, report = (COST_EVERY, cost_printer(COST_EVERY)) if print_cost else (None, None)
-    result = descend(run, num_iterations, chunk, report)
-    check_fit(result, p.named(), learning_rate, "optimize")
-    costs = [float(c) for c in result.costs[::COST_EVERY]]
-    params = {"w": p.w, "b": p.dtype.type(p.b[0])}
-    grads = {"dw": dw, "db": p.dtype.type(db[0])}
-    return params, grads, costs
+    result = descend(run, num_iterations, chunk, on_chunk)
+    check_fit(result, p.named(), learning_rate, what)
+    return p.w, p.dtype.type(p.b[0]), dw, p.dtype.type(db[0]), result
 
 
 def predict(w, b, X, *, backend: str | None = None, check_finite: bool = True) -> np.ndarray:

@@ -271,14 +271,33 @@ def nn_model(
     in chunks of 1000 when ``print_cost`` prints "Cost after iteration i" as in the course.
     A diverging run stops at its last finite step with a :class:`fastnn.DivergenceWarning`.
     """
+    n_x, n_h, n_y = layer_sizes(X, Y, n_h)
+    X = v.data_array(X)
+    parameters = initialize_parameters(n_x, n_h, n_y, random_state, v.compute_dtype(X))
+    chunk, report = (PRINT_EVERY, cost_printer(PRINT_EVERY)) if print_cost else (None, None)
+    parameters, _ = gradient_descent(
+        parameters, X, Y, num_iterations, learning_rate, activation, backend=backend,
+        check_finite=check_finite, chunk=chunk, on_chunk=report, what="nn_model",
+    )
+    return parameters
+
+
+def gradient_descent(
+    parameters, X, Y, num_iterations, learning_rate, activation="tanh", *, backend=None,
+    check_finite=True, chunk=None, on_chunk=None, what="nn_model",
+):
+    """The engine of :func:`nn_model` and :class:`fastnn.TwoLayerClassifier`.
+
+    Trains a copy of ``parameters``; returns ``(parameters, descent)`` with every cost in
+    ``descent.costs``.  The loop runs in the backend's ``mlp_descend`` kernel, in chunks of
+    ``chunk`` iterations reported to ``on_chunk(first_iteration, costs)``.
+    """
     kernels = resolve(backend)
     act = activation_index(activation)
     num_iterations = v.count(num_iterations, "num_iterations")
     learning_rate = v.positive(learning_rate, "learning_rate")
-    n_x, n_h, n_y = layer_sizes(X, Y, n_h)
-    X = v.data_array(X)
-    parameters = initialize_parameters(n_x, n_h, n_y, random_state, v.compute_dtype(X))
     net = _Net(parameters, X, Y)
+    net.W1, net.b1, net.W2, net.b2 = (P.copy() if P is net.given[k] else P for k, P in zip(PARAMETERS, net.params))
     n_threads = get_num_threads()
 
     def run(costs):
@@ -286,10 +305,9 @@ def nn_model(
             net.X, net.Y, *net.params, learning_rate, act, costs, check_finite, n_threads
         )
 
-    chunk, report = (PRINT_EVERY, cost_printer(PRINT_EVERY)) if print_cost else (None, None)
-    result = descend(run, num_iterations, chunk, report)
-    check_fit(result, net.named(), learning_rate, "nn_model")
-    return dict(zip(PARAMETERS, net.params))
+    result = descend(run, num_iterations, chunk, on_chunk)
+    check_fit(result, net.named(), learning_rate, what)
+    return dict(zip(PARAMETERS, net.params)), result
 
 
 def predict(parameters, X, activation: str = "tanh", *, backend=None, check_finite=True) -> np.ndarray:
