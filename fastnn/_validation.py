@@ -189,6 +189,55 @@ def label_array(Y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return c_array(Y, dtype)
 
 
+# --- fast paths ---------------------------------------------------------------------------
+# The hot calls (train_step, propagate) at the course's sizes cost a few microseconds in
+# compiled code, so their arguments are first tried against the common case in O(1):
+# exact ndarrays of one float dtype, C-contiguous, aligned, writable, consistent shapes.
+# Anything else (lists, other dtypes, layouts, bad shapes) returns None and takes the
+# general path above, which converts or explains.
+
+
+def fast_mlp_arrays(parameters, X, Y) -> tuple | None:
+    """``(X, Y, W1, b1, W2, b2)`` when they need no conversion and their shapes agree."""
+    if type(parameters) is not dict or len(parameters) != 4 or type(X) is not np.ndarray:
+        return None
+    try:
+        arrays = (X, Y, parameters["W1"], parameters["b1"], parameters["W2"], parameters["b2"])
+    except KeyError:
+        return None
+    dtype = X.dtype
+    if dtype is not F64 and dtype is not F32:
+        return None
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype is not dtype or not a.flags.carray:
+            return None
+    try:
+        (n_x, m), (n_y, m_y), (n_h, n_x1), (n_h1, one1), (n_y1, n_h2), (n_y2, one2) = (a.shape for a in arrays)
+    except ValueError:  # some array is not 2-D
+        return None
+    if m == m_y and n_x == n_x1 and n_h == n_h1 == n_h2 and n_y == n_y1 == n_y2 and one1 == one2 == 1 and m * n_x * n_h * n_y:
+        return arrays
+    return None
+
+
+def fast_logreg_arrays(w, X, Y) -> tuple | None:
+    """``(w, X, Y)`` when they need no conversion and their shapes agree."""
+    if type(X) is not np.ndarray or type(w) is not np.ndarray or type(Y) is not np.ndarray:
+        return None
+    dtype = X.dtype
+    if (dtype is not F64 and dtype is not F32) or w.dtype is not dtype or Y.dtype is not dtype:
+        return None
+    if not (X.flags.carray and w.flags.carray and Y.flags.carray):
+        return None
+    try:
+        (n_x, m), (n_x1, one), (one1, m_y) = X.shape, w.shape, Y.shape
+    except ValueError:
+        return None
+    if n_x == n_x1 and m == m_y and one == one1 == 1 and m * n_x:
+        return w, X, Y
+    return None
+
+
 # --- value checks -----------------------------------------------------------------------
 
 

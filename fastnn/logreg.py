@@ -73,6 +73,16 @@ def forward(w, b, X, *, backend: str | None = None, check_finite: bool = True) -
 def propagate(w, b, X, Y, *, backend: str | None = None, check_finite: bool = True):
     """One forward and backward pass: ``({"dw": (n_x, 1), "db": float}, cost)``."""
     kernels = resolve(backend)
+    fast = v.fast_logreg_arrays(w, X, Y) if type(b) is float else None
+    if fast is not None:
+        w, X, Y = fast
+        dtype = X.dtype.type
+        b_array = np.array([b], dtype=dtype)
+        status, dw, db, cost = kernels.logreg_propagate(w, b_array, X, Y, get_num_threads())
+        if status:
+            check_step(status, {"w": w, "b": b_array, "X": X, "Y": Y}, check_finite, "propagate")
+        return {"dw": dw, "db": dtype(db)}, dtype(cost)
+
     p = _Inputs(w, b, X, Y)
     status, dw, db, cost = kernels.logreg_propagate(p.w, p.b, p.X, p.Y, get_num_threads())
     check_step(status, p.named(), check_finite, "propagate")

@@ -15,6 +15,7 @@ Every function takes ``backend=`` (see :func:`fastnn.set_backend`) and ``check_f
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
 PARAMETERS = ("W1", "b1", "W2", "b2")
 GRADIENTS = ("dW1", "db1", "dW2", "db2")
 CACHE = ("Z1", "A1", "Z2", "A2")
+_ACTIVATION_INDEX = {name: i for i, name in enumerate(ACTIVATIONS)}
 #: ``nn_model(print_cost=True)`` prints the cost every this many iterations, as in the course.
 PRINT_EVERY = 1000
 
@@ -218,6 +220,15 @@ def train_step(parameters, X, Y, learning_rate: float = 1.2, activation: str = "
     :mod:`fastnn._validation`); a rejected call leaves them untouched.
     """
     kernels = resolve(backend)
+    act = _ACTIVATION_INDEX.get(activation) if type(activation) is str else None
+    fast = v.fast_mlp_arrays(parameters, X, Y)
+    if fast is not None and act is not None and type(learning_rate) is float and 0.0 < learning_rate < math.inf:
+        costs = np.empty(1)
+        status, _ = kernels.mlp_descend(*fast, learning_rate, act, costs, check_finite, get_num_threads())
+        if status:
+            check_step(status, dict(zip(("X", "Y", *PARAMETERS), fast)), check_finite, "train_step")
+        return float(costs[0])
+
     act = activation_index(activation)
     learning_rate = v.positive(learning_rate, "learning_rate")
     net = _Net(parameters, X, Y)
