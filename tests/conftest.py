@@ -10,9 +10,17 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import fastnn
 from fastnn._dispatch import resolve
+
+# hypothesis: bounded in CI ("ci", the default), thorough on request ("long"):
+#   HYPOTHESIS_PROFILE=long pytest tests/test_properties.py tests/fuzz_api.py
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=_QUIET, derandomize=True)
+settings.register_profile("long", max_examples=3000, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 BACKENDS = ("python", "numpy", "numba", "cython")

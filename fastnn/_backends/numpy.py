@@ -14,6 +14,10 @@ from fastnn._backends import BAD_LABEL, NONFINITE, OK, RELU, SIGMOID, TANH
 NAME = "numpy"
 VERSION = np.__version__
 
+#: Non-finite values are reported by status (and then by fastnn's own errors and
+#: warnings), so NumPy's floating-point warnings would only repeat them.
+_quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
 
 def details() -> dict:
     from threadpoolctl import threadpool_info
@@ -80,6 +84,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return _sigmoid(z)
 
 
+@_quiet
 def dot(a: np.ndarray, b: np.ndarray, n_threads: int = 1) -> float:
     return float(np.dot(a, b))
 
@@ -101,6 +106,7 @@ def _logreg_gradients(w, b, X, Y):
     return dw, db, cost
 
 
+@_quiet
 def logreg_propagate(w, b, X, Y, n_threads=1):
     if _bad_labels(Y):
         return BAD_LABEL, None, 0.0, 0.0
@@ -109,6 +115,7 @@ def logreg_propagate(w, b, X, Y, n_threads=1):
     return status, dw, db, cost
 
 
+@_quiet
 def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
     if _bad_labels(Y):
         return BAD_LABEL, 0
@@ -160,6 +167,7 @@ def sgd_update(P, dP, learning_rate):
     return P - learning_rate * dP
 
 
+@_quiet
 def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
     if _bad_labels(Y):
         return BAD_LABEL, 0
