@@ -35,8 +35,8 @@ F64 = np.dtype(np.float64)
 _COLUMN_HINT = "a column of shape (n, 1); pass {name}.reshape(-1, 1)"
 _ROW_HINT = "a row of shape (n_y, m) (one column per example); pass {name}.reshape(1, -1)"
 _DATA_HINT = (
-    "2-D of shape (n_x, m), one column per example; for a single example pass "
-    "{name}.reshape(-1, 1), for a single feature {name}.reshape(1, -1)"
+    "2-D of shape ({rows}, m), one column per example; for a single example pass "
+    "{name}.reshape(-1, 1), for a single row {name}.reshape(1, -1)"
 )
 
 
@@ -95,13 +95,14 @@ def _convert(value: object, name: str) -> np.ndarray:
     raise TypeError(f"{name} must be an array of numbers; got {_describe(arr)}")
 
 
-def data_array(value: object, name: str = "X") -> np.ndarray:
-    """A 2-D data matrix ``(n, m)`` with ``n >= 1`` and ``m >= 1``."""
-    X = as_array(value, name, 2, _DATA_HINT)
+def data_array(value: object, name: str = "X", rows: str = "n_x") -> np.ndarray:
+    """A 2-D matrix ``(rows, m)``, one column per example, with ``rows >= 1`` and ``m >= 1``."""
+    X = as_array(value, name, 2, _DATA_HINT.replace("{rows}", rows))
     if X.shape[1] == 0:
         raise ValueError(f"{name} has shape {X.shape}: it holds no examples (m = 0)")
     if X.shape[0] == 0:
-        raise ValueError(f"{name} has shape {X.shape}: it holds no features (n_x = 0)")
+        what = "features" if rows == "n_x" else "rows"
+        raise ValueError(f"{name} has shape {X.shape}: it holds no {what} ({rows} = 0)")
     return X
 
 

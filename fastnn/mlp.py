@@ -156,7 +156,7 @@ def compute_cost(A2, Y, *, backend=None, check_finite=True) -> float:
     probabilities that are not saturated; ``A2`` must hold probabilities in [0, 1].
     """
     kernels = resolve(backend)
-    A2 = v.as_array(A2, "A2", 2, "2-D of shape (n_y, m), one column per example")
+    A2 = v.data_array(A2, "A2", "n_y")
     Y = v.labels(Y, A2.shape[1], A2.shape[0], x_shape=A2.shape)
     if check_finite:
         v.check_finite(A2, "A2")
