@@ -1,0 +1,1062 @@
+"""The ``numba`` backend: fused, SIMD-friendly ``@njit`` kernels.
+
+See :mod:`fastnn._backends` for the protocol and :mod:`fastnn._backends.numpy` for the
+reference semantics (same formulas, same statuses).
+
+Design
+------
+* **One call per step, no temporaries per step.**  ``mlp_descend`` and ``logreg_descend``
+  run their whole iteration loop in compiled code; the buffers they need (activations,
+  ``dZ``, gradient partial sums) are allocated once per call, privately, so concurrent
+  calls from several Python threads never share memory.
+* **Fused passes over blocks of examples.**  The examples (columns of ``X``) are cut in
+  ranges, one per thread, and each range in blocks.  For a block: ``Z1 = W1 X + b1``
+  (rows of ``X`` four at a time, two hidden units per pass); one pass computing
+  ``A1 = g(Z1)`` and accumulating ``Z2 = W2 A1 + b2``; one pass computing
+  ``A2 = sigmoid(Z2)``, the loss ``softplus((1 - 2y) z)`` (one ``exp`` for both),
+  ``dZ2`` and ``db2``; one pass per hidden unit for ``dW2``, ``dZ1 = W2.T dZ2 * g'`` and
+  ``db1``; and ``dW1 += dZ1 X.T`` (four dot products per pass).
+* **Long, unit-stride inner loops.**  Every inner loop runs along the examples of a row,
+  which LLVM's loop vectorizer handles best.  Its scalar remainder (``len % 32``
+  elements; for ``m = 209`` it dominated) is replaced by one vector pass over the last 32
+  (float32: 64) elements of the row, with the lanes already counted masked out.
+  Inner loops index the 2-D arrays directly (no row views: each view costs two atomic
+  reference-count updates) with unsigned column offsets (no negative-index wraparound).
+* **BLAS where compute dominates.**  With ``n_h`` and ``n_x`` large (MNIST sizes), the two
+  big products go to the BLAS that numba's ``np.dot`` uses (scipy's, via numba's
+  ``numba_xxgemm``), everything around them stays fused.
+* **Vectorized transcendentals** from :mod:`fastnn._backends._numba_math` (no SVML on
+  PyPI); kernels ask LLVM for 512-bit vectors on AVX-512 hosts that do not slow down.
+* **Threads only where they pay**: the multi-threaded variant of a kernel (compiled from
+  the same Python function, ``prange`` being ``range`` in the serial one) runs above a
+  size threshold, never below.  The threading layer is a thread-safe one
+  (``threadsafe``: TBB, else OpenMP) unless ``NUMBA_THREADING_LAYER`` says otherwise.
+* ``error_model="numpy"`` (no zero-division checks that stop vectorization) and only the
+  fastmath flags that keep IEEE NaN/inf semantics: the finiteness checks rely on them
+  (``inf * 0`` is NaN; a sum of ``v * 0`` over values is 0 exactly when all are finite).
+
+Numerics as the protocol says: cost from the logits, gradient ``sigmoid(z) - y``,
+float32 accumulating the cost, ``db`` of logistic regression and ``dot`` in float64.
+"""
+
+from __future__ import annotations
+
+import os
+import types as pytypes
+
+import numba
+import numpy as np
+from numba import njit, prange
+from numba.extending import overload
+
+from fastnn._backends import BAD_LABEL, NONFINITE, OK, RELU, TANH
+from fastnn._backends import _numba_math as nm
+
+NAME = "numba"
+VERSION = numba.__version__
+
+# --- threading layer --------------------------------------------------------------------
+
+
+def _thread_safe_layers() -> list[str]:
+    """The thread-safe numba threading layers that load here ("tbb", "omp")."""
+    found = []
+    for name, module in (("tbb", "tbbpool"), ("omp", "omppool")):
+        try:
+            __import__(f"numba.np.ufunc.{module}")
+        except Exception:  # ImportError, OSError: the layer's library is missing
+            continue
+        found.append(name)
+    return found
+
+
+_USER_LAYER = os.environ.get("NUMBA_THREADING_LAYER", "").strip()
+_SAFE_LAYERS = _thread_safe_layers()
+if not _USER_LAYER and numba.config.THREADING_LAYER == "default" and _SAFE_LAYERS:
+    # numba's default prefers "workqueue", which aborts when two Python threads launch
+    # parallel kernels at once; "threadsafe" picks TBB, else OpenMP
+    numba.config.THREADING_LAYER = "threadsafe"
+#: False when only the non-thread-safe workqueue layer is available: kernels stay serial.
+_PARALLEL = bool(_USER_LAYER) or bool(_SAFE_LAYERS)
+_MAX_THREADS = max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+# --- compile options --------------------------------------------------------------------
+
+#: Allowed fastmath flags (DESIGN "Numerics"): none that assumes no NaN/inf.
+FASTMATH = frozenset({"reassoc", "contract", "arcp", "nsz"})
+ERROR_MODEL = "numpy"
+_JIT = {"cache": True, "error_model": ERROR_MODEL, "fastmath": set(FASTMATH), "nogil": True,
+        "boundscheck": False}
+# Helpers are inlined at the Numba IR level: their loops are optimized (vectorized) once,
+# in the kernel that calls them; a helper compiled on its own first came out scalar.
+_INLINE = dict(_JIT, inline="always")
+_prefer_wide_vectors = nm.kernel_attributes
+
+
+def _variants(fn):
+    """``(serial, parallel)`` dispatchers compiled from one Python function, UMAP-style.
+
+    The copies get their own names: numba's cache files are named after the function.
+    """
+
+    def copy(suffix):
+        f = pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
+                                 fn.__defaults__, fn.__closure__)
+        f.__qualname__ = fn.__qualname__ + suffix
+        f.__doc__ = fn.__doc__
+        return f
+
+    serial = njit(**_JIT)(copy("_serial"))
+    parallel = njit(parallel=True, **_JIT)(copy("_parallel")) if _PARALLEL else serial
+    return serial, parallel
+
+
+def details() -> dict:
+    import llvmlite
+
+    from fastnn._threads import get_num_threads
+
+    try:
+        layer = numba.threading_layer()  # the one launched, if a kernel ran in parallel
+    except ValueError:
+        layer = None
+    configured = _USER_LAYER or numba.config.THREADING_LAYER
+    features = nm.HOST_FEATURES
+    simd = next(
+        (label for flag, label in (("+avx512f", "AVX-512"), ("+avx2", "AVX2"), ("+avx", "AVX"),
+                                   ("+sse4.2", "SSE4.2"), ("+neon", "NEON"))
+         if flag in features),
+        "baseline",
+    )
+    return {
+        "numba": numba.__version__,
+        "llvmlite": llvmlite.__version__,
+        "threading_layer": layer or f"{configured} (not launched yet)",
+        "threading_layer_config": configured,
+        "thread_safe_layers": list(_SAFE_LAYERS),
+        "parallel": _PARALLEL,
+        "max_threads": _MAX_THREADS,
+        "num_threads": min(get_num_threads(), _MAX_THREADS),
+        "cpu": nm.HOST_CPU,
+        "simd": simd,
+        "vector_width_bits": 512 if nm.WIDE_VECTORS else (256 if "+avx" in features else 128),
+        "llvm_function_attributes": list(nm.KERNEL_ATTRIBUTES),
+        "error_model": ERROR_MODEL,
+        "fastmath": sorted(FASTMATH),
+        "threads_from": {"dot": DOT_THREADS_FROM, "logreg": LOGREG_THREADS_FROM,
+                         "mlp": MLP_THREADS_FROM},
+        "blas": "scipy.linalg.cython_blas through numba_xxgemm (products with n_h >= 32)",
+    }
+
+
+# --- small building blocks (inlined into the kernels) -----------------------------------
+
+
+@njit(**_INLINE)
+def _window(X):
+    """Elements per unrolled vector iteration of LLVM's loops (4 x 512 bits)."""
+    return 32 if X.itemsize == 8 else 64
+
+
+@njit(**_INLINE)
+def _split(n, parts, t):
+    """``[lo, hi)`` of part ``t`` when ``n`` items are cut into ``parts`` near-equal parts."""
+    return (t * n) // parts, ((t + 1) * n) // parts
+
+
+@njit(**_INLINE)
+def _u(i):
+    """An unsigned index: numba emits no negative-index wraparound for it."""
+    return np.uint64(i)
+
+
+@njit(**_INLINE)
+def _main_len(L, win):
+    """Length of the part of a row of ``L`` covered by whole vector iterations."""
+    return L - L % win if L >= win else L
+
+
+@njit(**_INLINE)
+def _bad_labels(Y):
+    """True when a label is not exactly 0 or 1 (NaN included): ``sum |y (1 - y)| != 0``."""
+    one = Y.dtype.type(1)
+    acc = 0.0
+    for j in range(Y.shape[0]):
+        for k in range(Y.shape[1]):
+            y = Y[j, k]
+            acc += abs(y * (one - y))
+    return acc != 0.0
+
+
+@njit(**_INLINE)
+def _linear(out, W, b, X, c0, c1, tail):
+    """``out[h, :L] = W[h] X[:, c0:c1] + b[h]``, ``L = c1 - c0``.
+
+    Rows of ``X`` are taken four at a time: one pass over ``out[h]`` per four rows (the
+    first pass writes the bias), four FMAs per load and store of ``out``, and two hidden
+    units per pass so that each load of ``X`` feeds two FMAs.  Columns past the last
+    whole vector iteration (``L % win`` of them) are computed over the window
+    ``[L - win, L)`` into ``tail`` -- one more vector iteration instead of a scalar
+    remainder loop -- and copied into ``out`` at the end.  (The loops are written out:
+    each call of a helper taking arrays costs reference-count updates.)
+    """
+    n_x = X.shape[0]
+    n_h = out.shape[0]
+    L = c1 - c0
+    win = tail.shape[1]
+    Lm = _main_len(L, win)
+    has_tail = Lm < L
+    o = max(L - win, 0)
+    c = _u(c0)
+    ct = _u(c0 + o)
+    zero = out.dtype.type(0)
+    i = 0
+    while i < n_x:
+        n = min(4, n_x - i)
+        first = i == 0
+        h = 0
+        if n == 4:
+            while h + 1 < n_h:
+                bh, bg = (b[h, 0], b[h + 1, 0]) if first else (zero, zero)
+                w0, w1, w2, w3 = W[h, i], W[h, i + 1], W[h, i + 2], W[h, i + 3]
+                v0, v1, v2, v3 = W[h + 1, i], W[h + 1, i + 1], W[h + 1, i + 2], W[h + 1, i + 3]
+                for k in range(Lm):
+                    q = c + _u(k)
+                    x0, x1, x2, x3 = X[i, q], X[i + 1, q], X[i + 2, q], X[i + 3, q]
+                    out[h, k] = (bh if first else out[h, k]) + (
+                        w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3)
+                    out[h + 1, k] = (bg if first else out[h + 1, k]) + (
+                        v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3)
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        x0, x1, x2, x3 = X[i, q], X[i + 1, q], X[i + 2, q], X[i + 3, q]
+                        tail[h, k] = (zero if first else tail[h, k]) + (
+                            w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3)
+                        tail[h + 1, k] = (zero if first else tail[h + 1, k]) + (
+                            v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3)
+                h += 2
+        rest = h  # the units left: all, or the odd last one
+        for h in range(rest, n_h):
+            bh = b[h, 0] if first else zero
+            if n == 4:
+                w0, w1, w2, w3 = W[h, i], W[h, i + 1], W[h, i + 2], W[h, i + 3]
+                for k in range(Lm):
+                    q = c + _u(k)
+                    out[h, k] = (bh if first else out[h, k]) + (
+                        w0 * X[i, q] + w1 * X[i + 1, q] + w2 * X[i + 2, q] + w3 * X[i + 3, q])
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        tail[h, k] = (zero if first else tail[h, k]) + (
+                            w0 * X[i, q] + w1 * X[i + 1, q] + w2 * X[i + 2, q] + w3 * X[i + 3, q])
+            elif n == 3:
+                w0, w1, w2 = W[h, i], W[h, i + 1], W[h, i + 2]
+                for k in range(Lm):
+                    q = c + _u(k)
+                    out[h, k] = (bh if first else out[h, k]) + (
+                        w0 * X[i, q] + w1 * X[i + 1, q] + w2 * X[i + 2, q])
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        tail[h, k] = (zero if first else tail[h, k]) + (
+                            w0 * X[i, q] + w1 * X[i + 1, q] + w2 * X[i + 2, q])
+            elif n == 2:
+                w0, w1 = W[h, i], W[h, i + 1]
+                for k in range(Lm):
+                    q = c + _u(k)
+                    out[h, k] = (bh if first else out[h, k]) + (w0 * X[i, q] + w1 * X[i + 1, q])
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        tail[h, k] = (zero if first else tail[h, k]) + (
+                            w0 * X[i, q] + w1 * X[i + 1, q])
+            else:
+                w0 = W[h, i]
+                for k in range(Lm):
+                    out[h, k] = (bh if first else out[h, k]) + w0 * X[i, c + _u(k)]
+                if has_tail:
+                    for k in range(win):
+                        tail[h, k] = (zero if first else tail[h, k]) + w0 * X[i, ct + _u(k)]
+        i += n
+    if has_tail:
+        for h in range(n_h):
+            bh = b[h, 0]
+            for k in range(Lm, L):
+                out[h, k] = bh + tail[h, k - o]
+
+
+@njit(**_INLINE)
+def _grad_rows(acc, G, Gm, X, c0, c1):
+    """``acc += G[:, :L] X[:, c0:c1].T`` (rows of ``X`` four at a time: four dot products
+    per pass over ``G[h]``; two hidden units per pass).
+
+    Columns past the last whole vector iteration come from the window ``[L - win, L)``,
+    with ``Gm[h]`` = that window of ``G[h]``, its lanes already counted zeroed.
+    """
+    n_x = X.shape[0]
+    n_h = G.shape[0]
+    L = c1 - c0
+    win = Gm.shape[1]
+    Lm = _main_len(L, win)
+    has_tail = Lm < L
+    o = max(L - win, 0)
+    c = _u(c0)
+    ct = _u(c0 + o)
+    zero = G.dtype.type(0)
+    if has_tail:
+        skip = win - L % win
+        for h in range(n_h):
+            for k in range(win):
+                Gm[h, k] = zero if k < skip else G[h, o + k]
+    i = 0
+    while i < n_x:
+        n = min(4, n_x - i)
+        h = 0
+        if n == 4:
+            while h + 1 < n_h:
+                s0 = s1 = s2 = s3 = r0 = r1 = r2 = r3 = zero
+                for k in range(Lm):
+                    q = c + _u(k)
+                    x0, x1, x2, x3 = X[i, q], X[i + 1, q], X[i + 2, q], X[i + 3, q]
+                    g = G[h, k]
+                    f = G[h + 1, k]
+                    s0 += g * x0
+                    s1 += g * x1
+                    s2 += g * x2
+                    s3 += g * x3
+                    r0 += f * x0
+                    r1 += f * x1
+                    r2 += f * x2
+                    r3 += f * x3
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        x0, x1, x2, x3 = X[i, q], X[i + 1, q], X[i + 2, q], X[i + 3, q]
+                        g = Gm[h, k]
+                        f = Gm[h + 1, k]
+                        s0 += g * x0
+                        s1 += g * x1
+                        s2 += g * x2
+                        s3 += g * x3
+                        r0 += f * x0
+                        r1 += f * x1
+                        r2 += f * x2
+                        r3 += f * x3
+                acc[h, i] += s0
+                acc[h, i + 1] += s1
+                acc[h, i + 2] += s2
+                acc[h, i + 3] += s3
+                acc[h + 1, i] += r0
+                acc[h + 1, i + 1] += r1
+                acc[h + 1, i + 2] += r2
+                acc[h + 1, i + 3] += r3
+                h += 2
+        rest = h  # the units left: all, or the odd last one
+        for h in range(rest, n_h):
+            s0 = s1 = s2 = s3 = zero
+            if n == 4:
+                for k in range(Lm):
+                    q = c + _u(k)
+                    g = G[h, k]
+                    s0 += g * X[i, q]
+                    s1 += g * X[i + 1, q]
+                    s2 += g * X[i + 2, q]
+                    s3 += g * X[i + 3, q]
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        g = Gm[h, k]
+                        s0 += g * X[i, q]
+                        s1 += g * X[i + 1, q]
+                        s2 += g * X[i + 2, q]
+                        s3 += g * X[i + 3, q]
+                acc[h, i + 3] += s3
+                acc[h, i + 2] += s2
+                acc[h, i + 1] += s1
+            elif n == 3:
+                for k in range(Lm):
+                    q = c + _u(k)
+                    g = G[h, k]
+                    s0 += g * X[i, q]
+                    s1 += g * X[i + 1, q]
+                    s2 += g * X[i + 2, q]
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        g = Gm[h, k]
+                        s0 += g * X[i, q]
+                        s1 += g * X[i + 1, q]
+                        s2 += g * X[i + 2, q]
+                acc[h, i + 2] += s2
+                acc[h, i + 1] += s1
+            elif n == 2:
+                for k in range(Lm):
+                    q = c + _u(k)
+                    g = G[h, k]
+                    s0 += g * X[i, q]
+                    s1 += g * X[i + 1, q]
+                if has_tail:
+                    for k in range(win):
+                        q = ct + _u(k)
+                        g = Gm[h, k]
+                        s0 += g * X[i, q]
+                        s1 += g * X[i + 1, q]
+                acc[h, i + 1] += s1
+            else:
+                for k in range(Lm):
+                    s0 += G[h, k] * X[i, c + _u(k)]
+                if has_tail:
+                    for k in range(win):
+                        s0 += Gm[h, k] * X[i, ct + _u(k)]
+            acc[h, i] += s0
+        i += n
+
+
+@njit(**_INLINE)
+def _relu(z):
+    """``max(z, 0)`` keeping NaN (as ``np.maximum``)."""
+    return z - z if z <= 0 else z  # z - z: a zero of z's precision
+
+
+@njit(**_INLINE)
+def _activate(z, out, act):
+    """``out[k] = g(z[k])`` for 1-D arrays (``z`` may be ``out``)."""
+    if act == TANH:
+        for k in range(z.size):
+            out[k] = nm.tanh(z[k])
+    elif act == RELU:
+        for k in range(z.size):
+            out[k] = _relu(z[k])
+    else:
+        for k in range(z.size):
+            out[k] = nm.sigmoid(z[k])
+
+
+@njit(**_INLINE)
+def _activate_rows(Z, L, act, W2, b2, D):
+    """``Z[h, :L] = g(Z[h, :L])`` in place, and ``D[j, :L] = W2 A1 + b2`` in the same pass
+    (the output layer's logits accumulate while each row of ``A1`` is hot).
+
+    Hidden units go two at a time: two independent chains of transcendental arithmetic
+    per iteration keep the vector units busy (LLVM does not interleave a loop that long).
+    """
+    n_y, n_h = W2.shape
+    for j in range(n_y):
+        bj = b2[j, 0]
+        for k in range(L):
+            D[j, k] = bj
+    h = 0
+    while h < n_h:
+        if n_y == 1 and h + 1 < n_h:
+            w0, w1 = W2[0, h], W2[0, h + 1]
+            if act == TANH:
+                for k in range(L):
+                    a0 = nm.tanh(Z[h, k])
+                    a1 = nm.tanh(Z[h + 1, k])
+                    Z[h, k] = a0
+                    Z[h + 1, k] = a1
+                    D[0, k] += w0 * a0 + w1 * a1
+            elif act == RELU:
+                for k in range(L):
+                    a0 = _relu(Z[h, k])
+                    a1 = _relu(Z[h + 1, k])
+                    Z[h, k] = a0
+                    Z[h + 1, k] = a1
+                    D[0, k] += w0 * a0 + w1 * a1
+            else:
+                for k in range(L):
+                    a0 = nm.sigmoid(Z[h, k])
+                    a1 = nm.sigmoid(Z[h + 1, k])
+                    Z[h, k] = a0
+                    Z[h + 1, k] = a1
+                    D[0, k] += w0 * a0 + w1 * a1
+            h += 2
+        else:
+            if act == TANH:
+                for k in range(L):
+                    Z[h, k] = nm.tanh(Z[h, k])
+            elif act == RELU:
+                for k in range(L):
+                    Z[h, k] = _relu(Z[h, k])
+            else:
+                for k in range(L):
+                    Z[h, k] = nm.sigmoid(Z[h, k])
+            for j in range(n_y):
+                w = W2[j, h]
+                for k in range(L):
+                    D[j, k] += w * Z[h, k]
+            h += 1
+
+
+@njit(**_INLINE)
+def _output_layer(L, Y, c0, D, sums):
+    """``D[j, :L]``: logits ``Z2`` in, ``dZ2 = sigmoid(Z2) - Y`` out; returns the summed
+    loss (float64) and adds ``sum_k dZ2[j, k]`` to ``sums[j]``.
+
+    One ``exp`` per element serves the sigmoid and the loss ``softplus((1 - 2y) z)``.
+    The two halves of a row are processed together (two independent chains).
+    """
+    c = _u(c0)
+    half = L // 2
+    ch = _u(c0 + half)
+    cost = 0.0
+    for j in range(D.shape[0]):
+        s = D.dtype.type(0)
+        cj = 0.0
+        for k in range(half):
+            y0 = Y[j, c + _u(k)]
+            y1 = Y[j, ch + _u(k)]
+            p0, loss0 = nm.logistic_loss(D[j, k], y0)
+            p1, loss1 = nm.logistic_loss(D[j, half + k], y1)
+            d0 = p0 - y0
+            d1 = p1 - y1
+            D[j, k] = d0
+            D[j, half + k] = d1
+            s += d0 + d1
+            cj += np.float64(loss0) + np.float64(loss1)
+        if L % 2:
+            k = L - 1
+            y = Y[j, c + _u(k)]
+            p, loss = nm.logistic_loss(D[j, k], y)
+            D[j, k] = p - y
+            s += p - y
+            cj += np.float64(loss)
+        sums[j] += s
+        cost += cj
+    return cost
+
+
+@njit(**_INLINE)
+def _hidden_backward(A1, L, D, W2, act, G, gW2, gb1):
+    """``G[h, :L] = (W2.T dZ2)[h] * g'(A1[h])``; ``gW2 += dZ2 A1.T``; ``gb1 += sum(G)``."""
+    n_y, n_h = W2.shape
+    one = G.dtype.type(1)
+    zero = G.dtype.type(0)
+    for h in range(n_h):
+        if n_y == 1:
+            w = W2[0, h]
+            sw = zero
+            sb = zero
+            if act == TANH:
+                for k in range(L):
+                    a = A1[h, k]
+                    d = D[0, k]
+                    sw += d * a
+                    g = w * d * (one - a * a)
+                    G[h, k] = g
+                    sb += g
+            elif act == RELU:
+                for k in range(L):
+                    a = A1[h, k]
+                    d = D[0, k]
+                    sw += d * a
+                    g = w * d if a > zero else zero
+                    G[h, k] = g
+                    sb += g
+            else:
+                for k in range(L):
+                    a = A1[h, k]
+                    d = D[0, k]
+                    sw += d * a
+                    g = w * d * (a * (one - a))
+                    G[h, k] = g
+                    sb += g
+            gW2[0, h] += sw
+            gb1[h] += sb
+        else:
+            for k in range(L):
+                G[h, k] = zero
+            for j in range(n_y):
+                w = W2[j, h]
+                sw = zero
+                for k in range(L):
+                    d = D[j, k]
+                    sw += d * A1[h, k]
+                    G[h, k] += w * d
+                gW2[j, h] += sw
+            sb = zero
+            if act == TANH:
+                for k in range(L):
+                    a = A1[h, k]
+                    g = G[h, k] * (one - a * a)
+                    G[h, k] = g
+                    sb += g
+            elif act == RELU:
+                for k in range(L):
+                    g = G[h, k] if A1[h, k] > zero else zero
+                    G[h, k] = g
+                    sb += g
+            else:
+                for k in range(L):
+                    a = A1[h, k]
+                    g = G[h, k] * (a * (one - a))
+                    G[h, k] = g
+                    sb += g
+            gb1[h] += sb
+
+
+# --- BLAS (numba's own binding to scipy's) ----------------------------------------------
+
+
+def _gemm(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc):
+    """Row-major ``C[:M, :N] = op(A) op(B) + beta C`` on raw buffers (BLAS ``xgemm``)."""
+    raise NotImplementedError("only callable from compiled code")
+
+
+@overload(_gemm, jit_options=_JIT)
+def _gemm_impl(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc):
+    from numba.np.linalg import _BLAS, get_blas_kind
+
+    xxgemm = _BLAS().numba_xxgemm(A.dtype)
+    kind = ord(get_blas_kind(A.dtype))
+
+    def impl(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc):
+        ab = np.empty(2, A.dtype)
+        ab[0] = 1
+        ab[1] = beta
+        # row-major C = op(A) op(B) is column-major C.T = op(B).T op(A).T: swap operands
+        r = xxgemm(kind, transb, transa, N, M, K, ab.ctypes, B.ctypes, ldb,
+                   A.ctypes, lda, ab[1:].ctypes, C.ctypes, ldc)
+        if r != 0:
+            raise RuntimeError("BLAS xgemm failed")
+
+    return impl
+
+
+_N = ord("n")
+_T = ord("t")
+
+# --- ops --------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
+def _sigmoid(z):
+    _prefer_wide_vectors()
+    out = np.empty_like(z)
+    for k in range(z.size):
+        out[k] = nm.sigmoid(z[k])
+    return out
+
+
+def sigmoid(z):
+    return _sigmoid(z)
+
+
+def _dot_impl(a, b, nt):
+    """``sum a[k] b[k]`` in float64, cut in ``nt`` contiguous parts (one per thread)."""
+    _prefer_wide_vectors()
+    n = a.size
+    parts = np.zeros(nt)
+    for t in prange(nt):
+        _prefer_wide_vectors()
+        lo, hi = _split(n, nt, t)
+        c = _u(lo)
+        s = 0.0
+        for k in range(hi - lo):
+            q = c + _u(k)
+            s += np.float64(a[q]) * np.float64(b[q])
+        parts[t] = s
+    return parts.sum()
+
+
+_dot_serial, _dot_parallel = _variants(_dot_impl)
+#: Sizes from which a kernel uses several threads.  Measured on a 2-core AVX-512 host
+#: (shared, noisy): ``dot`` of 1e6 doubles 580 us on one thread, 300 us on two (np.dot:
+#: 307 us); the training steps did not gain below these sizes (a parallel region costs
+#: ~10 us and, on an oversubscribed host, much more).
+DOT_THREADS_FROM = 1 << 18
+
+
+def dot(a, b, n_threads=1):
+    nt = min(n_threads, _MAX_THREADS)
+    if nt > 1 and _PARALLEL and a.size >= DOT_THREADS_FROM:
+        return float(_dot_parallel(a, b, nt))
+    return float(_dot_serial(a, b, 1))
+
+
+# --- logistic regression ----------------------------------------------------------------
+
+
+@njit(**_JIT)
+def _logreg_forward(w, b, X):
+    _prefer_wide_vectors()
+    m = X.shape[1]
+    A = np.empty((1, m), X.dtype)
+    tail = np.empty((1, _window(X)), X.dtype)
+    _linear(A, w.reshape(1, -1), b.reshape(1, 1), X, 0, m, tail)
+    for k in range(m):
+        A[0, k] = nm.sigmoid(A[0, k])
+    return A
+
+
+def logreg_forward(w, b, X):
+    return _logreg_forward(w, b, X)
+
+
+@njit(**_INLINE)
+def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm):
+    """One forward and backward pass over the examples, cut in ``nt`` column ranges.
+
+    Per thread ``t`` (every buffer has a leading thread axis): ``Z[t]`` holds the logits,
+    then ``dZ = A - Y``; ``gw[t]`` the partial ``X dZ.T``, ``gb[t]`` the partial
+    ``sum(dZ)`` (float64).  Returns the summed loss (float64); the sums (not yet divided
+    by m) end in ``gw[0]``, ``gb[0]``.
+    """
+    m = X.shape[1]
+    W = w.reshape(1, -1)  # w (n_x, 1) as the row (1, n_x)
+    bb = b.reshape(1, 1)
+    costs = np.zeros(nt)
+    for t in prange(nt):
+        _prefer_wide_vectors()
+        c0, c1 = _split(m, nt, t)
+        L = c1 - c0
+        z = Z[t]
+        _linear(z, W, bb, X, c0, c1, tail[t])
+        c = _u(c0)
+        s = 0.0
+        cost = 0.0
+        for k in range(L):
+            y = Y[0, c + _u(k)]
+            a, loss = nm.logistic_loss(z[0, k], y)
+            dz = a - y
+            z[0, k] = dz
+            s += np.float64(dz)
+            cost += np.float64(loss)
+        gb[t] = s
+        g = gw[t]
+        g[:] = 0
+        _grad_rows(g, z, Gm[t], X, c0, c1)
+        costs[t] = cost
+    for t in range(1, nt):
+        gw[0] += gw[t]
+        gb[0] += gb[t]
+    return costs.sum()
+
+
+@njit(**_INLINE)
+def _logreg_buffers(X, nt):
+    n_x, m = X.shape
+    win = _window(X)
+    Lmax = (m + nt - 1) // nt
+    Z = np.empty((nt, 1, Lmax), X.dtype)
+    tail = np.empty((nt, 1, win), X.dtype)
+    gw = np.empty((nt, 1, n_x), X.dtype)
+    gb = np.empty(nt)
+    Gm = np.empty((nt, 1, win), X.dtype)
+    return Z, tail, gw, gb, Gm
+
+
+def _logreg_propagate_impl(w, b, X, Y, nt):
+    _prefer_wide_vectors()
+    if _bad_labels(Y):
+        return BAD_LABEL, np.empty((0, 1), X.dtype), 0.0, 0.0
+    m = X.shape[1]
+    mf = X.dtype.type(m)
+    Z, tail, gw, gb, Gm = _logreg_buffers(X, nt)
+    cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm) / m
+    dw = (gw[0, 0] / mf).reshape(-1, 1)
+    db = gb[0] / m
+    probe = (cost + db) * 0.0  # NaN unless every value is finite
+    for i in range(dw.shape[0]):
+        probe += np.float64(dw[i, 0]) * 0.0
+    status = OK if probe == 0.0 else NONFINITE
+    return status, dw, db, cost
+
+
+_logreg_propagate_serial, _logreg_propagate_parallel = _variants(_logreg_propagate_impl)
+#: Elements of ``X`` from which logistic regression uses several threads.
+LOGREG_THREADS_FROM = 1 << 23
+
+
+def _logreg_threads(X, n_threads):
+    nt = min(n_threads, _MAX_THREADS, X.shape[1] // 64 or 1)
+    return nt if nt > 1 and _PARALLEL and X.size >= LOGREG_THREADS_FROM else 1
+
+
+def logreg_propagate(w, b, X, Y, n_threads=1):
+    if X.size < LOGREG_THREADS_FROM or n_threads == 1:  # the common case, fast
+        status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1)
+    else:
+        nt = _logreg_threads(X, n_threads)
+        kernel = _logreg_propagate_parallel if nt > 1 else _logreg_propagate_serial
+        status, dw, db, cost = kernel(w, b, X, Y, nt)
+    if status == BAD_LABEL:
+        return BAD_LABEL, None, 0.0, 0.0
+    return status, dw, db, cost  # numba returns Python ints and floats
+
+
+def _logreg_descend_impl(w, b, X, Y, lr, costs, dw, db, check, nt):
+    _prefer_wide_vectors()
+    if _bad_labels(Y):
+        return BAD_LABEL, 0
+    n_x, m = X.shape
+    mf = X.dtype.type(m)
+    Z, tail, gw, gb, Gm = _logreg_buffers(X, nt)
+    wf = w.reshape(-1)
+    dwf = dw.reshape(-1)
+    g = gw[0, 0]
+    for it in range(costs.size):
+        cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm) / m
+        grad_b = gb[0] / m
+        new_b = np.float64(b[0]) - np.float64(lr) * grad_b
+        if check:
+            # NaN unless the cost and every new parameter (in the dtype) are finite
+            probe = (cost + np.float64(X.dtype.type(new_b))) * 0.0
+            for i in range(n_x):
+                probe += np.float64(wf[i] - lr * (g[i] / mf)) * 0.0
+            if probe != 0.0:
+                return NONFINITE, it
+        costs[it] = cost
+        for i in range(n_x):
+            gi = g[i] / mf
+            dwf[i] = gi
+            wf[i] = wf[i] - lr * gi
+        db[0] = grad_b
+        b[0] = new_b
+    return OK, costs.size
+
+
+_logreg_descend_serial, _logreg_descend_parallel = _variants(_logreg_descend_impl)
+
+
+def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
+    nt = _logreg_threads(X, n_threads)
+    kernel = _logreg_descend_parallel if nt > 1 else _logreg_descend_serial
+    status, n_done = kernel(w, b, X, Y, X.dtype.type(learning_rate), costs, dw, db, bool(check), nt)
+    return int(status), int(n_done)
+
+
+# --- two-layer network ------------------------------------------------------------------
+
+
+@njit(**_INLINE)
+def _use_blas(n_x, n_h, m):
+    """The big products go to the BLAS when they are big in every direction."""
+    return n_h >= 32 and n_x >= 64 and m >= 64 and n_h * n_x * m >= (1 << 22)
+
+
+@njit(**_JIT)
+def _mlp_forward(X, W1, b1, W2, b2, act):
+    _prefer_wide_vectors()
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    n_y = W2.shape[0]
+    win = _window(X)
+    Z1 = np.empty((n_h, m), X.dtype)
+    if _use_blas(n_x, n_h, m):
+        _gemm(_N, _N, n_h, m, n_x, W1, n_x, X, m, X.dtype.type(0), Z1, m)
+        for h in range(n_h):
+            bh = b1[h, 0]
+            for k in range(m):
+                Z1[h, k] += bh
+    else:
+        _linear(Z1, W1, b1, X, 0, m, np.empty((n_h, win), X.dtype))
+    A1 = np.empty_like(Z1)
+    _activate(Z1.reshape(-1), A1.reshape(-1), act)
+    Z2 = np.empty((n_y, m), X.dtype)
+    _linear(Z2, W2, b2, A1, 0, m, np.empty((n_y, win), X.dtype))
+    A2 = np.empty_like(Z2)
+    z2 = Z2.reshape(-1)
+    a2 = A2.reshape(-1)
+    for k in range(z2.size):
+        a2[k] = nm.sigmoid(z2[k])
+    return Z1, A1, Z2, A2
+
+
+def mlp_forward(X, W1, b1, W2, b2, activation, n_threads=1):
+    return _mlp_forward(X, W1, b1, W2, b2, activation)
+
+
+@njit(**_JIT)
+def _mlp_cost(A2, Y, eps):
+    _prefer_wide_vectors()
+    one = A2.dtype.type(1)
+    lo = A2.dtype.type(eps)
+    hi = one - lo
+    a2 = A2.reshape(-1)
+    y = Y.reshape(-1)
+    total = 0.0
+    for k in range(a2.size):
+        p = a2[k]
+        p = lo if p < lo else p
+        p = hi if p > hi else p
+        total += np.float64(y[k] * nm.log(p) + (one - y[k]) * nm.log(one - p))
+    return -total / A2.shape[1]
+
+
+def mlp_cost(A2, Y):
+    return float(_mlp_cost(A2, Y, float(np.finfo(A2.dtype).eps)))
+
+
+@njit(**_JIT)
+def _mlp_backward(X, Y, W2, A1, A2, act):
+    _prefer_wide_vectors()
+    n_x, m = X.shape
+    n_h = A1.shape[0]
+    n_y = A2.shape[0]
+    mf = X.dtype.type(m)
+    D = A2 - Y
+    G = np.empty((n_h, m), X.dtype)
+    dW2 = np.zeros((n_y, n_h), X.dtype)
+    db1 = np.zeros(n_h, X.dtype)
+    _hidden_backward(A1, m, D, W2, act, G, dW2, db1)
+    dW1 = np.zeros((n_h, n_x), X.dtype)
+    if _use_blas(n_x, n_h, m):
+        _gemm(_N, _T, n_h, n_x, m, G, m, X, m, X.dtype.type(0), dW1, n_x)
+    else:
+        _grad_rows(dW1, G, np.empty((n_h, _window(X)), X.dtype), X, 0, m)
+    db2 = np.empty((n_y, 1), X.dtype)
+    for j in range(n_y):
+        s = D.dtype.type(0)
+        for k in range(m):
+            s += D[j, k]
+        db2[j, 0] = s / mf
+    return dW1 / mf, (db1 / mf).reshape(-1, 1), dW2 / mf, db2
+
+
+def mlp_backward(X, Y, W2, A1, A2, activation, n_threads=1):
+    return _mlp_backward(X, Y, W2, A1, A2, activation)
+
+
+@njit(**_JIT)
+def _sgd_update(P, dP, lr):
+    _prefer_wide_vectors()
+    out = np.empty_like(P)
+    p = P.reshape(-1)
+    d = dP.reshape(-1)
+    o = out.reshape(-1)
+    for k in range(p.size):
+        o[k] = p[k] - lr * d[k]
+    return out
+
+
+def sgd_update(P, dP, learning_rate):
+    return _sgd_update(P, dP, P.dtype.type(learning_rate))
+
+
+@njit(**_INLINE)
+def _mlp_grads(X, Y, W1, b1, W2, b2, act, nt, block, blas, A, D, G, T, Gm, gW1, gb1, gW2, gb2):
+    """Cost (summed, float64) and gradient sums (not yet divided by m) of one step.
+
+    The examples are cut in ``nt`` ranges (one per thread) and each range in blocks of
+    about ``block`` examples; every buffer has a leading thread axis: ``A[t]`` holds
+    ``Z1`` then ``A1`` of the block, ``D[t]`` its ``Z2`` then ``dZ2``, ``G[t]`` its
+    ``dZ1``, ``T[t]``/``Gm[t]`` the row-tail windows, ``gW1[t]``... the thread's partial
+    sums.  The totals end in thread 0's buffers.  With ``blas`` (one thread, one block)
+    the two big products ``W1 X`` and ``dZ1 X.T`` go to the BLAS.
+    """
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    zero = X.dtype.type(0)
+    costs = np.zeros(nt)
+    for t in prange(nt):
+        _prefer_wide_vectors()
+        c0, c1 = _split(m, nt, t)
+        gw1, gb1t, gw2, gb2t = gW1[t], gb1[t], gW2[t], gb2[t]
+        gw1[:] = zero
+        gb1t[:] = zero
+        gw2[:] = zero
+        gb2t[:] = zero
+        a, d, g, tl, gm = A[t], D[t], G[t], T[t], Gm[t]
+        n_blocks = max(1, (c1 - c0) // block)
+        cost = 0.0
+        for blk in range(n_blocks):
+            lo, hi = _split(c1 - c0, n_blocks, blk)
+            b0, b1_ = c0 + lo, c0 + hi
+            L = b1_ - b0
+            if blas:
+                _gemm(_N, _N, n_h, m, n_x, W1, n_x, X, m, zero, a, m)
+                for h in range(n_h):
+                    bh = b1[h, 0]
+                    for k in range(m):
+                        a[h, k] += bh
+            else:
+                _linear(a, W1, b1, X, b0, b1_, tl)
+            _activate_rows(a, L, act, W2, b2, d)
+            cost += _output_layer(L, Y, b0, d, gb2t)
+            _hidden_backward(a, L, d, W2, act, g, gw2, gb1t)
+            if blas:
+                _gemm(_N, _T, n_h, n_x, m, g, m, X, m, zero, gw1, n_x)
+            else:
+                _grad_rows(gw1, g, gm, X, b0, b1_)
+        costs[t] = cost
+    for t in range(1, nt):
+        gW1[0] += gW1[t]
+        gb1[0] += gb1[t]
+        gW2[0] += gW2[t]
+        gb2[0] += gb2[t]
+    return costs.sum()
+
+
+def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, act, costs, check, nt, block):
+    _prefer_wide_vectors()
+    if _bad_labels(Y):
+        return BAD_LABEL, 0
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    n_y = W2.shape[0]
+    win = _window(X)
+    blas = _use_blas(n_x, n_h, m)
+    if blas:
+        nt = 1
+        block = m
+    Lmax = max(min(block * 2, (m + nt - 1) // nt), 1)
+    dt = X.dtype
+    A = np.empty((nt, n_h, Lmax), dt)
+    D = np.empty((nt, n_y, Lmax), dt)
+    G = np.empty((nt, n_h, Lmax), dt)
+    T = np.empty((nt, max(n_h, n_y), win), dt)
+    Gm = np.empty((nt, n_h, win), dt)
+    gW1 = np.empty((nt, n_h, n_x), dt)
+    gb1 = np.empty((nt, n_h), dt)
+    gW2 = np.empty((nt, n_y, n_h), dt)
+    gb2 = np.empty((nt, n_y), dt)
+    mf = dt.type(m)
+    params = (W1.reshape(-1), b1.reshape(-1), W2.reshape(-1), b2.reshape(-1))
+    sums = (gW1[0].reshape(-1), gb1[0], gW2[0].reshape(-1), gb2[0])
+    for it in range(costs.size):
+        cost = _mlp_grads(X, Y, W1, b1, W2, b2, act, nt, block, blas, A, D, G, T, Gm,
+                          gW1, gb1, gW2, gb2) / m
+        if check:
+            # NaN unless the cost and every new parameter (in the dtype) are finite
+            probe = cost * 0.0
+            for q in range(4):
+                P = params[q]
+                S = sums[q]
+                for k in range(P.size):
+                    probe += np.float64(P[k] - lr * (S[k] / mf)) * 0.0
+            if probe != 0.0:
+                return NONFINITE, it
+        costs[it] = cost
+        for q in range(4):
+            P = params[q]
+            S = sums[q]
+            for k in range(P.size):
+                P[k] = P[k] - lr * (S[k] / mf)
+    return OK, costs.size
+
+
+_mlp_descend_serial, _mlp_descend_parallel = _variants(_mlp_descend_impl)
+#: Multiply-adds per step (n_x n_h m) from which the 2-layer step uses several threads
+#: (each thread takes a range of examples; the partial gradients are summed).
+MLP_THREADS_FROM = 1 << 25
+#: Examples per block within a thread's range.  Measured at (12288, 7, 209): a block of
+#: ``X`` that fits the 2 MB L2 is 8-16 examples wide, too short for vector loops (32
+#: examples: 8.3 ms, 64: 7.8, 101: 6.7, whole: 5.0 ms): blocks only pay for wide ``X``.
+BLOCK_EXAMPLES = 4096
+
+
+def _mlp_threads(n_x, n_h, m, n_threads):
+    nt = min(n_threads, _MAX_THREADS, m // 64 or 1)
+    return nt if nt > 1 and _PARALLEL and n_x * n_h * m >= MLP_THREADS_FROM else 1
+
+
+def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
+    lr = X.dtype.type(learning_rate)  # the update in the data's precision, as NumPy's
+    if n_threads == 1 or X.size * W1.shape[0] < MLP_THREADS_FROM:  # the common case, fast
+        return _mlp_descend_serial(X, Y, W1, b1, W2, b2, lr, activation, costs, bool(check),
+                                   1, BLOCK_EXAMPLES)
+    nt = _mlp_threads(X.shape[0], W1.shape[0], X.shape[1], n_threads)
+    kernel = _mlp_descend_parallel if nt > 1 else _mlp_descend_serial
+    return kernel(X, Y, W1, b1, W2, b2, lr, activation, costs, bool(check), nt, BLOCK_EXAMPLES)
