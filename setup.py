@@ -63,6 +63,9 @@ def build_flags() -> tuple[list[str], list[str], dict]:
     compile_args = ["-O1", "-g"] if debug else ["-O3"]
     # vector math without -ffast-math: errno and traps off, `omp declare simd` honoured
     compile_args += ["-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"]
+    # reductions (sums, dot products) vectorize only when their additions may be reordered:
+    # reassociation and no signed zeros are allowed (DESIGN, Numerics), unlike finite-math
+    compile_args += ["-fassociative-math", "-fno-signed-zeros"]
     if not portable and platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64"):
         native = "-march=native" if platform.machine() in ("x86_64", "AMD64") else "-mcpu=native"
         if _compiles([native]):
@@ -95,6 +98,7 @@ class BuildExt(build_ext):
 
 
 def extensions() -> list[Extension]:
+    import Cython
     from Cython.Build import cythonize
 
     compile_args, link_args, record = build_flags()
@@ -116,6 +120,7 @@ def extensions() -> list[Extension]:
             ("FASTNN_CFLAGS", '"' + record["cflags"] + '"'),
             ("FASTNN_OPENMP", "1" if record["openmp"] else "0"),
             ("FASTNN_DEBUG", "1" if debug else "0"),
+            ("FASTNN_CYTHON_VERSION", '"' + Cython.__version__ + '"'),
         ],
         extra_compile_args=compile_args,
         extra_link_args=link_args,

@@ -1,0 +1,68 @@
+"""The ``cython`` backend: ahead-of-time compiled kernels (the extension ``fastnn._cykernels``,
+built from ``kernels/cykernels.pyx`` by ``pip install``).
+
+Every kernel of the protocol (:mod:`fastnn._backends`) is the extension's own function,
+re-exported as is: no Python frame between the caller and the compiled code, which matters
+when a whole training step takes a few microseconds.  The design of the fused kernels is
+in the extension's docstring (``help(fastnn._cykernels)``).
+"""
+
+from __future__ import annotations
+
+from fastnn import _cykernels
+from fastnn._cykernels import (
+    dot,
+    logreg_descend,
+    logreg_forward,
+    logreg_propagate,
+    mlp_backward,
+    mlp_cost,
+    mlp_descend,
+    mlp_forward,
+    sgd_update,
+    sigmoid,
+)
+
+__all__ = [
+    "NAME",
+    "VERSION",
+    "details",
+    "dot",
+    "logreg_descend",
+    "logreg_forward",
+    "logreg_propagate",
+    "mlp_backward",
+    "mlp_cost",
+    "mlp_descend",
+    "mlp_forward",
+    "sgd_update",
+    "sigmoid",
+]
+
+NAME = "cython"
+VERSION = _cykernels.build_info()["cython"]
+
+
+def details() -> dict:
+    """How the extension was built and what it runs with.
+
+    ``cython`` (the version it was compiled with), ``compiler``, ``cflags`` (the flags of
+    the build: ``-march=native`` unless ``FASTNN_PORTABLE=1``, ...), ``openmp``, ``debug``,
+    ``simd`` (the instruction set the compiler targeted: AVX-512, AVX2, SSE2, NEON, ...),
+    ``libmvec`` (vector exp/tanh/log1p from glibc), ``max_threads`` (OpenMP's),
+    ``tuning`` (the measured block sizes and thresholds), and ``blas``: the BLAS the large
+    products call (SciPy's), with its thread count as threadpoolctl reports it.
+    """
+    info = _cykernels.build_info()
+    info["tuning"] = _cykernels.tuning()
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [
+            {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}
+            for lib in threadpool_info()
+            if lib.get("user_api") == "blas" and "scipy.libs" in str(lib.get("filepath", ""))
+        ]
+    except Exception as exc:  # threadpoolctl missing or failing: report, do not break
+        info["blas"] = f"unknown ({type(exc).__name__}: {exc})"
+    return info

@@ -1,0 +1,135 @@
+/* vecmath.h -- what the Cython kernels of fastnn need from C, in one small header.
+ *
+ * 1. Vector math without -ffast-math.  glibc declares its vector math library (libmvec:
+ *    _ZGVeN8v_exp and friends, 8 doubles per call on AVX-512) only under __FAST_MATH__,
+ *    and -ffast-math is not allowed in fastnn: it assumes no NaN/inf and breaks the NaN
+ *    checks.  So the functions the kernels use are declared again here with
+ *    `#pragma omp declare simd notinbranch`; compiled with -O3 -fno-math-errno
+ *    -fno-trapping-math -fopenmp-simd, gcc then vectorizes loops calling them into calls
+ *    of libmvec's vector variants (check: objdump -d _cykernels*.so | grep _ZGV).
+ *    libmvec has exp/expm1/log1p/log/tanh (double and float) on x86-64 since glibc 2.35;
+ *    elsewhere (other compilers, other C libraries, aarch64) the plain scalar functions
+ *    are used and the kernels stay correct, only slower.
+ *
+ * 2. The build record: FASTNN_CFLAGS / FASTNN_OPENMP / FASTNN_DEBUG come from setup.py
+ *    (defaults below for a hand-made build); FASTNN_SIMD, FASTNN_COMPILER from the
+ *    compiler's predefined macros.
+ *
+ * 3. OpenMP queries that also compile without OpenMP, and a 64-byte aligned scratch
+ *    buffer type for the kernels' small per-call workspaces (on the C stack).
+ */
+#ifndef FASTNN_VECMATH_H
+#define FASTNN_VECMATH_H
+
+#include <math.h>
+#include <float.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) \
+    && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && !defined(__FAST_MATH__)
+#define FASTNN_LIBMVEC 1
+#pragma omp declare simd notinbranch
+double exp(double);
+#pragma omp declare simd notinbranch
+double expm1(double);
+#pragma omp declare simd notinbranch
+double log1p(double);
+#pragma omp declare simd notinbranch
+double log(double);
+#pragma omp declare simd notinbranch
+double tanh(double);
+#pragma omp declare simd notinbranch
+float expf(float);
+#pragma omp declare simd notinbranch
+float expm1f(float);
+#pragma omp declare simd notinbranch
+float log1pf(float);
+#pragma omp declare simd notinbranch
+float logf(float);
+#pragma omp declare simd notinbranch
+float tanhf(float);
+#else
+#define FASTNN_LIBMVEC 0
+#endif
+
+/* ---- build record ------------------------------------------------------------------ */
+#ifndef FASTNN_CFLAGS
+#define FASTNN_CFLAGS "unknown (not built by fastnn's setup.py)"
+#endif
+#ifndef FASTNN_OPENMP
+#define FASTNN_OPENMP 0
+#endif
+#ifndef FASTNN_DEBUG
+#define FASTNN_DEBUG 0
+#endif
+#ifndef FASTNN_CYTHON_VERSION
+#define FASTNN_CYTHON_VERSION "unknown"
+#endif
+
+#if defined(__AVX512F__)
+#define FASTNN_SIMD "AVX-512"
+#elif defined(__AVX2__)
+#define FASTNN_SIMD "AVX2"
+#elif defined(__AVX__)
+#define FASTNN_SIMD "AVX"
+#elif defined(__SSE4_2__)
+#define FASTNN_SIMD "SSE4.2"
+#elif defined(__SSE2__)
+#define FASTNN_SIMD "SSE2"
+#elif defined(__ARM_FEATURE_SVE)
+#define FASTNN_SIMD "SVE"
+#elif defined(__ARM_NEON)
+#define FASTNN_SIMD "NEON"
+#else
+#define FASTNN_SIMD "none"
+#endif
+
+#if defined(__clang__)
+#define FASTNN_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define FASTNN_COMPILER "gcc " __VERSION__
+#else
+#define FASTNN_COMPILER "unknown"
+#endif
+
+/* ---- OpenMP, or its absence --------------------------------------------------------- */
+#if FASTNN_OPENMP && defined(_OPENMP)
+#include <omp.h>
+static inline int fastnn_max_threads(void) { return omp_get_max_threads(); }
+#else
+static inline int fastnn_max_threads(void) { return 1; }
+#endif
+
+/* ---- is there a free core?  Threads only pay off when the other cores are idle --------
+ * On a shared machine, a fork/join region whose worker shares a core with another busy
+ * process waits for a whole scheduler time slice (milliseconds, for microseconds of work).
+ * The 1-minute load average (glibc's getloadavg, the same signal as OpenMP's dynamic
+ * adjustment) below n_cpus - 0.5 says the machine is not oversubscribed; it is read at most
+ * every 250 ms (a coarse clock read otherwise: ~20 ns), and only by calls big enough to
+ * use threads at all. */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+static inline int fastnn_cores_free(void) {
+    static long long next_check_ns = 0;
+    static int free_cores = 1;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    long long now = (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+    if (now >= __atomic_load_n(&next_check_ns, __ATOMIC_RELAXED)) {
+        double load;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int ok = getloadavg(&load, 1) != 1 || load <= (double)cpus - 0.5;
+        __atomic_store_n(&free_cores, ok, __ATOMIC_RELAXED);
+        __atomic_store_n(&next_check_ns, now + 250000000LL, __ATOMIC_RELAXED);
+    }
+    return __atomic_load_n(&free_cores, __ATOMIC_RELAXED);
+}
+
+/* ---- a small, aligned scratch buffer for the C stack ------------------------------- */
+#define FASTNN_STACK_DOUBLES 2048   /* 16 KiB: safe on any thread's stack */
+typedef struct {
+    double d[FASTNN_STACK_DOUBLES];
+} __attribute__((aligned(64))) fastnn_stack_t;
+
+#endif /* FASTNN_VECMATH_H */
