@@ -1,0 +1,253 @@
+"""The ``fastnn`` command line: ``fastnn bench`` and ``fastnn info``.
+
+Also ``python -m fastnn ...``.  Run ``fastnn bench --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+__all__ = ["main"]
+
+DEFAULT_JSON_DIR = Path("bench-results")
+
+
+def _names(text: str, allowed: Sequence[str], what: str, allow_none: bool = False) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if allow_none and names == ("none",):
+        return ()
+    if names == ("all",):
+        return tuple(allowed)
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        extra = ", 'all'" + (", 'none'" if allow_none else "")
+        raise argparse.ArgumentTypeError(
+            f"unknown {what} {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(map(repr, allowed))}{extra}"
+        )
+    return names
+
+
+def _parser() -> argparse.ArgumentParser:
+    from fastnn.bench.cases import BACKENDS
+    from fastnn.bench.peers import PEERS
+
+    parser = argparse.ArgumentParser(prog="fastnn", description="fastnn: benchmarks and host information")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{bench,info}")
+
+    bench = commands.add_parser(
+        "bench",
+        help="run the benchmark cases, print the table, save JSON (and a chart)",
+        description="Time the lecture's dot product, logreg.propagate, mlp.train_step and whole fits in "
+        "every fastnn backend (and PyTorch / scikit-learn when installed); print per case the median "
+        "time per call, speed-ups against the loop and the numpy backend, and rates against the host's "
+        "measured peaks.",
+    )
+    speed = bench.add_mutually_exclusive_group()
+    speed.add_argument(
+        "--quick",
+        dest="mode",
+        action="store_const",
+        const="quick",
+        help="few rounds and a per-call budget: about a minute on 2 cores (default)",
+    )
+    speed.add_argument(
+        "--full",
+        dest="mode",
+        action="store_const",
+        const="full",
+        help="more rounds, longer batches, the fits, the numba cold start: more stable",
+    )
+    bench.set_defaults(mode="quick")
+    bench.add_argument(
+        "--backends",
+        type=lambda s: _names(s, BACKENDS, "backend"),
+        default=BACKENDS,
+        help=f"fastnn backends to run, comma-separated (default: all of {','.join(BACKENDS)}); "
+        "numpy always runs: it is the reference of the speed-ups",
+    )
+    bench.add_argument(
+        "--peers",
+        type=lambda s: _names(s, PEERS, "peer", allow_none=True),
+        default=PEERS,
+        help=f"peer libraries to run when installed: {','.join(PEERS)} (default) or 'none'",
+    )
+    bench.add_argument(
+        "--cases",
+        action="append",
+        metavar="SUBSTRING",
+        help="run only the cases whose name contains SUBSTRING (repeatable), "
+        "e.g. --cases train_step --cases dot",
+    )
+    bench.add_argument(
+        "--repeat", type=int, metavar="N", help="exactly N timed rounds per row (and N peak / import runs)"
+    )
+    bench.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="limit every thread pool to N threads for the run: fastnn's kernels, the BLAS and OpenMP "
+        "(threadpoolctl), PyTorch (default: as configured). On a busy shared host --threads 1 is "
+        "steadier: a multi-threaded call waits for its slowest, possibly descheduled, thread",
+    )
+    bench.add_argument(
+        "--json",
+        metavar="PATH",
+        help=f"write the results here (default: {DEFAULT_JSON_DIR}/fastnn-bench-<timestamp>.json)",
+    )
+    bench.add_argument("--no-json", action="store_true", help="do not write JSON")
+    bench.add_argument(
+        "--plot", metavar="PATH", help="draw the speed-up chart (.png or .svg; needs matplotlib)"
+    )
+    bench.add_argument(
+        "--check",
+        action="store_true",
+        help="exit non-zero on a gross ratio regression (np.dot vs loop, compiled vs numpy)",
+    )
+    bench.add_argument(
+        "--no-startup", action="store_true", help="skip the start-up figures (import time, numba first call)"
+    )
+    bench.add_argument("--list", action="store_true", help="list the selected cases and rows, run nothing")
+
+    commands.add_parser("info", help="backends, versions, build flags, SIMD, threads, BLAS")
+    return parser
+
+
+def _selected_cases(args):
+    from fastnn.bench.cases import all_cases, select_cases
+    from fastnn.bench.check import required_rows
+
+    cases = select_cases(args.cases)
+    required = required_rows() if args.check else {}
+    if required:
+        chosen = {c.name for c in cases}
+        cases = [c for c in all_cases() if c.name in chosen or c.name in required]
+    return cases, required
+
+
+def _list(cases, selection, required) -> None:
+    for case in cases:
+        names = [
+            r.name for r in case.rows() if selection.includes(r) or r.name in required.get(case.name, ())
+        ]
+        print(f"{case.name}: {', '.join(names)}")
+
+
+def _startup(mode, skip: bool) -> dict:
+    from fastnn.bench.startup import measure_startup
+
+    if skip:
+        return {"skipped": "--no-startup"}
+    return measure_startup(mode.import_repeat, numba_cold=mode.numba_cold_start)
+
+
+def _bench(args, argv: list[str]) -> int:
+    from fastnn.bench import check, host, peers, report
+    from fastnn.bench.runner import FULL, QUICK, Selection, run_benchmarks, thread_limit
+
+    mode = FULL if args.mode == "full" else QUICK
+    for name in ("repeat", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            print(f"fastnn bench: --{name} must be >= 1", file=sys.stderr)
+            return 2
+    if args.repeat is not None:
+        mode = mode.with_repeat(args.repeat)
+    selection = Selection(backends=args.backends, peers=args.peers)
+    cases, required = _selected_cases(args)
+    if not cases:
+        print(f"fastnn bench: no case name contains any of {args.cases}; try --list", file=sys.stderr)
+        return 2
+    if args.list:
+        _list(cases, selection, required)
+        return 0
+
+    started = time.perf_counter()
+    now = datetime.now()
+    run: dict = {
+        "schema": report.SCHEMA,
+        "created": now.isoformat(timespec="seconds"),
+        "command": ["fastnn", *argv],
+        "mode": dataclasses.asdict(mode),
+        "selection": dataclasses.asdict(selection),
+    }
+    print("fastnn bench: describing the host and measuring its peaks ...", file=sys.stderr)
+    # load the backends and peers first: their thread pools must exist for --threads to limit them
+    host.describe_host()
+    wanted_peers = tuple(
+        p for p in selection.peers if any(peers.peer_of(r) == p for c in cases for r in c.rows())
+    )
+    peers.describe(wanted_peers)
+    with thread_limit(args.threads) as limited:
+        run["thread_limit"] = limited or None
+        run["host"] = host.describe_host()
+        run["peers"] = peers.describe(wanted_peers)
+        run["peaks"] = host.measure_peaks(mode.peak_repeat)
+        print(report.format_header(run), end="\n\n", flush=True)
+        results = run_benchmarks(cases, mode, selection, required=required, peaks=run["peaks"])
+    run["cases"] = [r.to_dict() for r in results]
+    print(report.format_table(results))
+    # after the cases: in --quick the numba kernels they compiled make the warm figure cheap
+    run["startup"] = _startup(mode, args.no_startup)
+    print()
+    print(report.format_startup(run["startup"]))
+
+    status = 0
+    if args.check:
+        outcomes = check.evaluate(results)
+        run["check"] = [
+            {
+                "case": o.floor.case,
+                "row": o.floor.row,
+                "reference": o.floor.reference,
+                "floor": o.floor.minimum,
+                "value": o.value,
+                "status": o.status,
+                "note": o.note,
+            }
+            for o in outcomes
+        ]
+        print()
+        print(report.format_check(outcomes))
+        status = 1 if any(o.status == "FAIL" for o in outcomes) else 0
+
+    run["wall_seconds"] = time.perf_counter() - started
+    run["load_average_end"] = host.load_average()
+    load = " ".join(f"{x:g}" for x in run["load_average_end"] or ())
+    print(
+        f"\nwall time {run['wall_seconds']:.1f} s (--{mode.name}); load averages at the end: {load or 'n/a'}"
+    )
+    if not args.no_json:
+        path = args.json or DEFAULT_JSON_DIR / f"fastnn-bench-{now:%Y%m%d-%H%M%S}.json"
+        print(f"results: {report.write_json(run, path)}")
+    if args.plot:
+        try:
+            print(f"chart: {report.plot_speedups(results, args.plot, title=run['host']['cpu']['model'])}")
+        except ImportError:
+            print("chart: matplotlib is not installed, no chart drawn (pip install matplotlib)")
+    return status
+
+
+def _info() -> int:
+    from fastnn.bench import host, report
+
+    print(report.format_host(host.describe_host()))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fastnn`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    if args.command == "bench":
+        return _bench(args, argv)
+    return _info()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
