@@ -101,8 +101,11 @@ cdef Py_ssize_t STREAM_MAX_ZT_BYTES = 512 * 1024
 cdef Py_ssize_t LOGREG_TILES_MIN_NX = 16
 # dot: elements per thread below which one thread does it all
 cdef Py_ssize_t DOT_THREAD_MIN = 1 << 17
-# threads only while the load average leaves a core free (vecmath.h: fastnn_cores_free)
+# threads only while another core is idle (vecmath.h: fastnn_cores_free)
 cdef bint LOAD_CHECK = True
+# at most this many chunks (their partial sums live in small fixed arrays)
+cdef enum:
+    MAX_CHUNKS = 64
 
 
 # =========================================================================================
@@ -522,12 +525,20 @@ cdef Py_ssize_t _block_size(Py_ssize_t rows, Py_ssize_t n_x, Py_ssize_t m,
 
 
 cdef Py_ssize_t _n_chunks(double work, Py_ssize_t m, int n_threads) noexcept nogil:
-    """How many threads a pass over m examples is split between: one below THREAD_WORK."""
+    """How many chunks (one per thread) a pass over m examples is split into: one below
+    THREAD_WORK.  A function of the sizes and n_threads only, so that the results are
+    reproducible for a given n_threads whatever the machine's load."""
     if n_threads <= 1 or work < THREAD_WORK or not FASTNN_OPENMP:
         return 1
-    if LOAD_CHECK and not fastnn_cores_free():
-        return 1
-    return max(1, min(<Py_ssize_t>n_threads, m // (2 * MIN_BLOCK)))
+    return max(1, min(<Py_ssize_t>n_threads, m // (2 * MIN_BLOCK), MAX_CHUNKS))
+
+
+cdef inline int _workers(Py_ssize_t n_chunks) noexcept nogil:
+    """How many threads run the n_chunks chunks: all of them while another core is idle,
+    else one (the chunks, hence the results, are the same either way: bitwise)."""
+    if n_chunks > 1 and (not LOAD_CHECK or fastnn_cores_free()):
+        return <int>n_chunks
+    return 1
 
 
 cdef inline void _add_to(floating* acc, const floating* x, Py_ssize_t n) noexcept nogil:
@@ -854,7 +865,7 @@ cdef double _mlp_stream_pass(const floating* X, const floating* Y, const floatin
     if n_chunks == 1:
         _forward_stream(X, m, n_x, m, W1T, H, ZT)
     else:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
             _forward_stream(X + _split(c, n_chunks, n_x) * m, m,
                             _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x), m,
                             W1T + _split(c, n_chunks, n_x) * H, H, ZT + c * zsize)
@@ -870,7 +881,7 @@ cdef double _mlp_stream_pass(const floating* X, const floating* Y, const floatin
     if n_chunks == 1:
         _backward_tiles(X, m, n_x, m, ZT, H, GT)
     else:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
             _backward_tiles(X + _split(c, n_chunks, n_x) * m, m,
                             _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x), m,
                             ZT, H, GT + _split(c, n_chunks, n_x) * H)
@@ -892,6 +903,7 @@ cdef int _mlp_step(const floating* X, const floating* Xtail, const floating* Y,
     cdef Py_ssize_t m = net.m, n_x = net.n_x, n_h = net.n_h, n_y = net.n_y, c, bad, n_w1
     cdef Py_ssize_t VL = _lanes(<floating*>NULL)
     cdef double loss = 0
+    cdef double part[MAX_CHUNKS]
     cdef char* w
     cdef floating* dW1 = <floating*>(ws + L.dW1)
     cdef floating* dW2 = <floating*>(ws + L.dW2)
@@ -908,10 +920,12 @@ cdef int _mlp_step(const floating* X, const floating* Xtail, const floating* Y,
     elif n_chunks == 1:
         loss = _mlp_pass(X, Xtail, Y, W1, W1T, b1, W2, b2, net, 0, m, Z1, ws, L)
     else:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
-            loss += _mlp_pass(X, Xtail, Y, W1, W1T, b1, W2, b2, net,
-                              _chunk_start(c, n_chunks, m, VL),
-                              _chunk_start(c + 1, n_chunks, m, VL), Z1, ws + c * L.size, L)
+        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
+            part[c] = _mlp_pass(X, Xtail, Y, W1, W1T, b1, W2, b2, net,
+                                _chunk_start(c, n_chunks, m, VL),
+                                _chunk_start(c + 1, n_chunks, m, VL), Z1, ws + c * L.size, L)
+        for c in range(n_chunks):
+            loss += part[c]
         for c in range(1, n_chunks):
             w = ws + c * L.size
             if net.mode != BLAS:
@@ -1069,7 +1083,7 @@ cdef double _logreg_stream(const floating* X, const floating* Y, const floating*
     if n_chunks == 1:
         _matmul(w, 1, n_x, X, m, m, Z, m)
     else:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
             memset(ws + c * L.size + L.Z, 0, m * sizeof(floating))
             _matmul(w + _split(c, n_chunks, n_x), 1,
                     _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x),
@@ -1081,7 +1095,7 @@ cdef double _logreg_stream(const floating* X, const floating* Y, const floating*
     if n_chunks == 1:
         _add_outer(Z, m, 1, X, m, n_x, m, dw)
     else:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
             _add_outer(Z, m, 1, X + _split(c, n_chunks, n_x) * m, m,
                        _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x), m,
                        dw + _split(c, n_chunks, n_x))
@@ -1098,6 +1112,7 @@ cdef double _logreg_gradients(const floating* X, const floating* Xtail, const fl
     """
     cdef Py_ssize_t c, k, l, m = net.m, n_x = net.n_x, VL = net.VL
     cdef double loss = 0
+    cdef double part[MAX_CHUNKS]
     cdef char* wc
     cdef floating s
     cdef floating* g
@@ -1114,13 +1129,15 @@ cdef double _logreg_gradients(const floating* X, const floating* Xtail, const fl
         loss = _logreg_pass(X, Xtail, Y, m, w, b, n_x, 0, m, net.B, True,
                             <floating*>(ws + L.Z), <floating*>(ws + L.dw), <double*>(ws + L.db))
     else:
-        for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
             wc = ws + c * L.size
-            loss += _logreg_pass(X, Xtail, Y, m, w, b, n_x,
+            part[c] = _logreg_pass(X, Xtail, Y, m, w, b, n_x,
                                  _chunk_start(c, n_chunks, m, net.B),
                                  _chunk_start(c + 1, n_chunks, m, net.B), net.B, net.tiles,
                                  <floating*>(wc + L.Z), <floating*>(wc + L.dw),
                                  <double*>(wc + L.db))
+        for c in range(n_chunks):
+            loss += part[c]
     db[0] = 0
     if net.tiles:   # dw = the lane partials summed, over lanes and chunks
         for k in range(n_x):
@@ -1249,12 +1266,12 @@ def dot(cnp.ndarray a not None, cnp.ndarray b not None, int n_threads=1):
     _expect(a, "a", t, n, -1, False)
     _expect(b, "b", t, n, -1, False)
     cdef double s = 0
+    cdef double part[MAX_CHUNKS]
     cdef char* pa = <char*>cnp.PyArray_DATA(a)
     cdef char* pb = <char*>cnp.PyArray_DATA(b)
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(a)
-    if FASTNN_OPENMP and n_threads > 1 and n >= 2 * DOT_THREAD_MIN \
-            and (not LOAD_CHECK or fastnn_cores_free()):
-        n_chunks = max(1, min(<Py_ssize_t>n_threads, n // DOT_THREAD_MIN))
+    if FASTNN_OPENMP and n_threads > 1 and n >= 2 * DOT_THREAD_MIN:
+        n_chunks = max(1, min(<Py_ssize_t>n_threads, n // DOT_THREAD_MIN, MAX_CHUNKS))
     with nogil:
         if n_chunks == 1:
             if t == cnp.NPY_DOUBLE:
@@ -1262,15 +1279,17 @@ def dot(cnp.ndarray a not None, cnp.ndarray b not None, int n_threads=1):
             else:
                 s = _dot(<float*>pa, <float*>pb, n)
         else:
-            for c in prange(n_chunks, num_threads=n_chunks, schedule="static"):
+            for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
                 if t == cnp.NPY_DOUBLE:
-                    s += _dot(<double*>(pa + c * n // n_chunks * isz),
+                    part[c] = _dot(<double*>(pa + c * n // n_chunks * isz),
                               <double*>(pb + c * n // n_chunks * isz),
                               (c + 1) * n // n_chunks - c * n // n_chunks)
                 else:
-                    s += _dot(<float*>(pa + c * n // n_chunks * isz),
-                              <float*>(pb + c * n // n_chunks * isz),
-                              (c + 1) * n // n_chunks - c * n // n_chunks)
+                    part[c] = _dot(<float*>(pa + c * n // n_chunks * isz),
+                                   <float*>(pb + c * n // n_chunks * isz),
+                                   (c + 1) * n // n_chunks - c * n // n_chunks)
+            for c in range(n_chunks):
+                s += part[c]
     return s
 
 

@@ -102,12 +102,13 @@ static inline int fastnn_max_threads(void) { return 1; }
 
 /* ---- is there a free core?  Threads only pay off when the other cores are idle --------
  * On a shared machine, a fork/join region whose worker shares a core with another busy
- * process waits for a whole scheduler time slice (milliseconds, for microseconds of work).
- * The 1-minute load average (glibc's getloadavg, the same signal as OpenMP's dynamic
- * adjustment) below n_cpus - 0.5 says the machine is not oversubscribed; it is read at most
- * every 250 ms (a coarse clock read otherwise: ~20 ns), and only by calls big enough to
- * use threads at all. */
-#include <stdlib.h>
+ * thread (another process, or a BLAS thread pool still spinning after its last call) waits
+ * for a whole scheduler time slice: milliseconds, for microseconds of work.  The kernels
+ * split their work only while some other core is idle right now: the number of runnable
+ * tasks in /proc/loadavg (the caller included) is below the number of online CPUs.  It is
+ * read at most every 100 ms (a coarse clock read otherwise: ~20 ns), and only by calls big
+ * enough to use threads at all; where it cannot be read, threads are allowed. */
+#include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 static inline int fastnn_cores_free(void) {
@@ -117,11 +118,16 @@ static inline int fastnn_cores_free(void) {
     clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
     long long now = (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
     if (now >= __atomic_load_n(&next_check_ns, __ATOMIC_RELAXED)) {
-        double load;
+        int ok = 1, running = 0;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        int ok = getloadavg(&load, 1) != 1 || load <= (double)cpus - 0.5;
+        FILE* f = fopen("/proc/loadavg", "r");
+        if (f != NULL) {
+            if (fscanf(f, "%*f %*f %*f %d/", &running) == 1 && cpus > 0)
+                ok = running < cpus;
+            fclose(f);
+        }
         __atomic_store_n(&free_cores, ok, __ATOMIC_RELAXED);
-        __atomic_store_n(&next_check_ns, now + 250000000LL, __ATOMIC_RELAXED);
+        __atomic_store_n(&next_check_ns, now + 100000000LL, __ATOMIC_RELAXED);
     }
     return __atomic_load_n(&free_cores, __ATOMIC_RELAXED);
 }
