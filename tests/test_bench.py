@@ -67,8 +67,8 @@ def test_rows_put_the_references_first():
         if case.kind == "dot":
             assert rows[:4] == [LOOP_ROW, "list-loop", "np.dot", NP_DOT_1T_ROW]
     fits = {c.kind: {r.name for r in c.rows()} for c in all_cases() if c.is_fit}
-    assert {"torch", "torch-autograd", "sklearn"} <= fits["nn_model"]
-    assert {"torch", "torch-autograd", "sklearn"} <= fits["optimize"]
+    assert {"torch", "torch-autograd", "sklearn-mlp"} <= fits["nn_model"]
+    assert {"torch", "torch-autograd", "sklearn-lbfgs"} <= fits["optimize"]
 
 
 def test_select_cases_by_substring():

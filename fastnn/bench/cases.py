@@ -283,30 +283,22 @@ def learning_rate(case: Case) -> float:
 # --- baselines: the lecture's experiment --------------------------------------------------
 
 
-def _array_loop(case: Case, data: dict) -> Callable[[], float]:
-    a, b = data["a"], data["b"]
-    n = len(a)
+def _loop_over(a_key: str, b_key: str) -> Callable[[Case, dict], Callable[[], float]]:
+    """The lecture's ``for i in range(n): c += a[i]*b[i]`` over ``data[a_key]``, ``data[b_key]``."""
 
-    def loop() -> float:
-        c = 0
-        for i in range(n):
-            c += a[i] * b[i]
-        return c
+    def make(case: Case, data: dict) -> Callable[[], float]:
+        a, b = data[a_key], data[b_key]
+        n = len(a)
 
-    return loop
+        def loop() -> float:
+            c = 0
+            for i in range(n):
+                c += a[i] * b[i]
+            return c
 
+        return loop
 
-def _list_loop(case: Case, data: dict) -> Callable[[], float]:
-    a, b = data["a_list"], data["b_list"]
-    n = len(a)
-
-    def loop() -> float:
-        c = 0
-        for i in range(n):
-            c += a[i] * b[i]
-        return c
-
-    return loop
+    return make
 
 
 def _np_dot(case: Case, data: dict) -> Callable[[], float]:
@@ -320,8 +312,8 @@ def _np_dot(case: Case, data: dict) -> Callable[[], float]:
 NP_DOT_1T_ROW = "np.dot-1t"
 
 _BASELINES = (
-    Row(LOOP_ROW, "loop over the arrays (lecture)", "baseline", _array_loop),
-    Row("list-loop", "loop over Python lists", "baseline", _list_loop),
+    Row(LOOP_ROW, "loop over the arrays (lecture)", "baseline", _loop_over("a", "b")),
+    Row("list-loop", "loop over Python lists", "baseline", _loop_over("a_list", "b_list")),
     Row("np.dot", "np.dot (BLAS threads as configured)", "baseline", _np_dot),
     Row(
         NP_DOT_1T_ROW, "np.dot, BLAS limited to 1 thread (threadpoolctl)", "baseline", _np_dot, blas_threads=1

@@ -261,13 +261,13 @@ def rows(case: Case) -> list[Row]:
         out.append(Row("torch", "PyTorch eager, manual backward", "peer", _torch_row(autograd=False)))
         out.append(Row("torch-autograd", "PyTorch eager, autograd", "peer", _torch_row(autograd=True)))
     if case.kind == "nn_model":
-        out.append(Row("sklearn", "scikit-learn MLPClassifier, full-batch SGD", "peer", _sklearn_mlp))
+        out.append(Row("sklearn-mlp", "scikit-learn MLPClassifier, full-batch SGD", "peer", _sklearn_mlp))
     if case.kind == "optimize":
         label = (
             "scikit-learn LogisticRegression() defaults: lbfgs, L2 C=1 "
             "(what users pick; not the same algorithm)"
         )
-        out.append(Row("sklearn", label, "peer", _sklearn_logreg, scales_with_work=False))
+        out.append(Row("sklearn-lbfgs", label, "peer", _sklearn_logreg, scales_with_work=False))
     return out
 
 
