@@ -125,7 +125,16 @@ def extensions() -> list[Extension]:
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )
-    return cythonize([ext], compiler_directives=directives, compile_time_env={"FASTNN_DEBUG": debug})
+    # the compiled fast path of the validation layer (fastnn/_validation.py): O(1) checks
+    # of the common case, in C; plain flags, it does no arithmetic
+    guard = Extension(
+        "fastnn._fastpath",
+        sources=["kernels/fastpath.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        extra_compile_args=["-O2"],
+    )
+    return cythonize([ext, guard], compiler_directives=directives, compile_time_env={"FASTNN_DEBUG": debug})
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

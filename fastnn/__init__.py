@@ -4,7 +4,8 @@ interface, with a benchmark suite that measures what vectorization and compilati
 
 >>> import fastnn
 >>> with fastnn.use_backend("numpy"):
-...     grads, cost = fastnn.logreg.propagate([[1.0], [2.0]], 2.0, [[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]], [[1, 0, 1]])
+...     X, Y = [[1.0, 2.0, -1.0], [3.0, 4.0, -3.2]], [[1, 0, 1]]
+...     grads, cost = fastnn.logreg.propagate([[1.0], [2.0]], 2.0, X, Y)
 >>> round(float(cost), 6)
 5.801545
 

@@ -18,8 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fastnn import logreg, mlp
 from fastnn import _validation as v
+from fastnn import logreg, mlp
 
 __all__ = ["LogisticRegression", "TwoLayerClassifier"]
 
@@ -116,7 +116,10 @@ class LogisticRegression(_BinaryClassifier):
     per iteration, before its update), n_features_in_.
     """
 
-    def __init__(self, learning_rate=0.005, max_iter=2000, *, backend=None, dtype=None, random_state=None, verbose=False):
+    def __init__(
+        self, learning_rate=0.005, max_iter=2000, *, backend=None, dtype=None, random_state=None,
+        verbose=False,
+    ):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.backend = backend
@@ -201,7 +204,8 @@ class TwoLayerClassifier(_BinaryClassifier):
 
     def decision_function(self, X) -> np.ndarray:
         """The output logits ``Z2``, shape ``(n_samples,)``; > 0 means ``classes_[1]``."""
-        _, cache = mlp.forward_propagation(self._validate_predict(X), self.parameters_, self.activation, backend=self.backend)
+        XT = self._validate_predict(X)
+        _, cache = mlp.forward_propagation(XT, self.parameters_, self.activation, backend=self.backend)
         return cache["Z2"][0]
 
     def _probability(self, XT: np.ndarray) -> np.ndarray:

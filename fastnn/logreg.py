@@ -50,7 +50,9 @@ class _Inputs:
         self.X = v.c_array(X, dtype)
         self.w = np.array(w, dtype=dtype, order="C") if copy_w else v.c_array(w, dtype)
         self.b = np.array([b], dtype=dtype)
-        self.Y = None if Y is _UNLABELLED else v.label_array(v.labels(Y, X.shape[1], 1, x_shape=X.shape), dtype)
+        if Y is not _UNLABELLED:
+            Y = v.label_array(v.labels(Y, X.shape[1], 1, x_shape=X.shape), dtype)
+        self.Y = None if Y is _UNLABELLED else Y
 
     def named(self) -> dict:
         return {"w": self.w, "b": self.b, "X": self.X, "Y": self.Y}

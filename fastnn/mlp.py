@@ -167,7 +167,9 @@ def compute_cost(A2, Y, *, backend=None, check_finite=True) -> float:
     return float(kernels.mlp_cost(v.c_array(A2, dtype), v.c_array(Y, dtype)))
 
 
-def backward_propagation(parameters, cache, X, Y, activation: str = "tanh", *, backend=None, check_finite=True) -> dict:
+def backward_propagation(
+    parameters, cache, X, Y, activation: str = "tanh", *, backend=None, check_finite=True
+) -> dict:
     """Gradients ``{"dW1", "db1", "dW2", "db2"}`` from the forward ``cache`` (``A1``, ``A2``)."""
     kernels = resolve(backend)
     act = activation_index(activation)
@@ -189,7 +191,9 @@ def backward_propagation(parameters, cache, X, Y, activation: str = "tanh", *, b
     return dict(zip(GRADIENTS, grads))
 
 
-def update_parameters(parameters, grads, learning_rate: float = 1.2, *, backend=None, check_finite=True) -> dict:
+def update_parameters(
+    parameters, grads, learning_rate: float = 1.2, *, backend=None, check_finite=True
+) -> dict:
     """A new dict ``P - learning_rate * dP`` for each parameter; the inputs are not mutated."""
     kernels = resolve(backend)
     params = v.as_dict(parameters, "parameters", PARAMETERS)
@@ -200,7 +204,9 @@ def update_parameters(parameters, grads, learning_rate: float = 1.2, *, backend=
         P = v.as_array(params[p_name], p_name, 2)
         dP = v.as_array(grads[g_name], g_name, 2)
         if P.shape != dP.shape:
-            raise ValueError(f"{g_name} has shape {dP.shape} but {p_name} has shape {P.shape}: they must match")
+            raise ValueError(
+                f"{g_name} has shape {dP.shape} but {p_name} has shape {P.shape}: they must match"
+            )
         arrays[p_name], arrays[g_name] = P, dP
     dtype = v.compute_dtype(*arrays.values())
     arrays = {name: v.c_array(a, dtype) for name, a in arrays.items()}
@@ -212,7 +218,9 @@ def update_parameters(parameters, grads, learning_rate: float = 1.2, *, backend=
     }
 
 
-def train_step(parameters, X, Y, learning_rate: float = 1.2, activation: str = "tanh", *, backend=None, check_finite=True) -> float:
+def train_step(
+    parameters, X, Y, learning_rate: float = 1.2, activation: str = "tanh", *, backend=None, check_finite=True
+) -> float:
     """One fused training step: forward, cost, backward and update, in one kernel call.
 
     Updates ``parameters`` in place and returns the cost computed before the update.  The
@@ -222,7 +230,8 @@ def train_step(parameters, X, Y, learning_rate: float = 1.2, activation: str = "
     kernels = resolve(backend)
     act = _ACTIVATION_INDEX.get(activation) if type(activation) is str else None
     fast = v.fast_mlp_arrays(parameters, X, Y)
-    if fast is not None and act is not None and type(learning_rate) is float and 0.0 < learning_rate < math.inf:
+    plain_rate = type(learning_rate) is float and 0.0 < learning_rate < math.inf
+    if fast is not None and act is not None and plain_rate:
         costs = np.empty(1)
         status, _ = kernels.mlp_descend(*fast, learning_rate, act, costs, check_finite, get_num_threads())
         if status:
@@ -308,7 +317,10 @@ def gradient_descent(
     num_iterations = v.count(num_iterations, "num_iterations")
     learning_rate = v.positive(learning_rate, "learning_rate")
     net = _Net(parameters, X, Y)
-    net.W1, net.b1, net.W2, net.b2 = (P.copy() if P is net.given[k] else P for k, P in zip(PARAMETERS, net.params))
+    # train a copy: the caller's arrays are left as they are
+    net.W1, net.b1, net.W2, net.b2 = (
+        P.copy() if P is net.given[k] else P for k, P in zip(PARAMETERS, net.params)
+    )
     n_threads = get_num_threads()
 
     def run(costs):

@@ -33,7 +33,9 @@ def main() -> None:
 
     X, Y = fastnn.datasets.load_planar()
     start = time.perf_counter()
-    params = fastnn.mlp.nn_model(X, Y, args.hidden, num_iterations=10000, random_state=2, backend=args.backend)
+    params = fastnn.mlp.nn_model(
+        X, Y, args.hidden, num_iterations=10000, random_state=2, backend=args.backend
+    )
     seconds = time.perf_counter() - start
     accuracy = float((fastnn.mlp.predict(params, X, backend=args.backend) == Y).mean())
     backend = fastnn._dispatch.resolved_name(args.backend)

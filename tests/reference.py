@@ -70,7 +70,7 @@ def mlp_backward(X, Y, params, A1, A2, activation="tanh"):
 
 def mlp_step(X, Y, params, learning_rate, activation="tanh"):
     """(cost before the update, updated parameters) of one training step."""
-    Z1, A1, Z2, A2 = mlp_forward(X, params, activation)
+    _Z1, A1, Z2, A2 = mlp_forward(X, params, activation)
     grads = mlp_backward(X, Y, params, A1, A2, activation)
     new = {k: np.asarray(params[k], float) - learning_rate * grads["d" + k] for k in ("W1", "b1", "W2", "b2")}
     return log_loss(Z2, Y), new

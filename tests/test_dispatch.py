@@ -146,7 +146,7 @@ def test_asyncio_tasks_are_isolated(spies):
 
 @pytest.mark.parametrize("call", ["set_backend", "use_backend", "argument"])
 def test_unknown_backend_lists_the_known_ones(call):
-    with pytest.raises(ValueError, match="unknown fastnn backend 'fortran'.*'auto', 'python', 'numpy', 'numba', 'cython'"):
+    with pytest.raises(ValueError, match=r"unknown fastnn backend 'fortran'.*'auto', 'python', 'numpy', 'numba', 'cython'"):
         if call == "set_backend":
             fastnn.set_backend("fortran")
         elif call == "use_backend":

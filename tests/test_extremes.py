@@ -74,7 +74,7 @@ def test_diverging_optimize_warns_and_keeps_finite_parameters(backend):
     X = np.array([[1e150, -2e150, 3e150]])
     Y = np.array([[1, 0, 1]])
     with pytest.warns(fastnn.DivergenceWarning, match="optimize diverged"):
-        params, grads, costs = logreg.optimize(np.zeros((1, 1)), 0.0, X, Y, 50, 1e200, backend=backend)
+        params, _grads, costs = logreg.optimize(np.zeros((1, 1)), 0.0, X, Y, 50, 1e200, backend=backend)
     assert np.isfinite(params["w"]).all() and np.isfinite(params["b"])
     assert all(np.isfinite(costs))
 

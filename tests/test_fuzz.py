@@ -66,7 +66,7 @@ def plausible(draw):
         "num_iterations": draw(st.sampled_from([1, 3, 0, -1, 2.5])),
         "activation": draw(st.sampled_from(["tanh", "relu", "sigmoid", "nope"])),
     }
-    for key in draw(st.lists(st.sampled_from(list(args) + ["W1", "b1", "W2", "b2"]), max_size=2)):
+    for key in draw(st.lists(st.sampled_from([*list(args), "W1", "b1", "W2", "b2"]), max_size=2)):
         if key in ("W1", "b1", "W2", "b2") and isinstance(args["params"], dict):
             args["params"] = {**args["params"], key: draw(anything)}
         else:

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fastnn import logreg, mlp
 import fastnn
+from fastnn import logreg, mlp
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 DTYPES = (np.float64, np.float32)
@@ -90,7 +90,7 @@ def test_forward_agrees_with_reference(backend, problem):
     if backend == "python" and X.size * params["W1"].shape[0] > 5000:
         return  # the loops are exercised by the small shapes
     A2, cache = mlp.forward_propagation(X, params, activation, backend=backend)
-    Z1, A1, Z2, A2_ref = ref.mlp_forward(X, params, activation)
+    Z1, _A1, _Z2, A2_ref = ref.mlp_forward(X, params, activation)
     bound_Z1 = np.abs(params["W1"].astype(float)) @ np.abs(X.astype(float)) + np.abs(params["b1"])
     assert_within_bound(cache["Z1"], Z1, bound_Z1, dtype, "Z1")
     assert_within_bound(A2, A2_ref, 1.0, dtype, "A2")
@@ -124,7 +124,7 @@ def test_propagate_finite_for_any_finite_input(fast_backend, w, b, m, seed):
     X = rng.standard_normal((w.shape[0], m)) * 100
     Y = (rng.rand(1, m) > 0.5).astype(float)
     grads, cost = logreg.propagate(w, b, X, Y, backend=fast_backend)
-    dw, db, cost_ref = ref.logreg_propagate(w, b, X, Y)
+    dw, _db, cost_ref = ref.logreg_propagate(w, b, X, Y)
     assert np.isfinite(cost) and np.isfinite(grads["dw"]).all() and np.isfinite(grads["db"])
     np.testing.assert_allclose(cost, cost_ref, rtol=1e-10)
     bound = np.abs(X).sum(axis=1, keepdims=True) / m

@@ -7,7 +7,6 @@ import gc
 import tracemalloc
 
 import numpy as np
-import pytest
 
 import fastnn
 from fastnn import logreg, mlp
