@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from fastnn._backends import NONFINITE
 from fastnn._dispatch import resolve
 from fastnn._threads import get_num_threads
-from fastnn._validation import as_array, c_array, check_finite as _check_finite, compute_dtype, diagnose
-from fastnn._backends import NONFINITE
+from fastnn._validation import as_array, c_array, compute_dtype, diagnose
+from fastnn._validation import check_finite as _check_finite
 
 
 def sigmoid(z, *, backend: str | None = None, check_finite: bool = True):

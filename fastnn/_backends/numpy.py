@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastnn._backends import BAD_LABEL, NONFINITE, OK, RELU, SIGMOID, TANH
+from fastnn._backends import BAD_LABEL, NONFINITE, OK, RELU, TANH
 
 NAME = "numpy"
 VERSION = np.__version__
@@ -174,7 +174,7 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
     m = X.shape[1]
     params = (W1, b1, W2, b2)
     for i in range(len(costs)):
-        Z1, A1, Z2, A2 = mlp_forward(X, W1, b1, W2, b2, activation)
+        _Z1, A1, Z2, A2 = mlp_forward(X, W1, b1, W2, b2, activation)
         cost = _log_loss_sum(Z2, Y) / m
         grads = mlp_backward(X, Y, W2, A1, A2, activation)
         new = [P - learning_rate * dP for P, dP in zip(params, grads)]

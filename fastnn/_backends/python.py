@@ -12,7 +12,7 @@ import platform
 
 import numpy as np
 
-from fastnn._backends import BAD_LABEL, NONFINITE, OK, RELU, SIGMOID, TANH
+from fastnn._backends import BAD_LABEL, NONFINITE, OK, RELU, TANH
 
 NAME = "python"
 VERSION = platform.python_version()
@@ -275,7 +275,7 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
     n_done = 0
     for i in range(len(costs)):
         W1l, b1l, W2l, b2l = params
-        Z1, A1, Z2, A2 = _forward(Xl, W1l, b1l, W2l, b2l, activation, m)
+        _Z1, A1, Z2, A2 = _forward(Xl, W1l, b1l, W2l, b2l, activation, m)
         cost = 0.0
         for z_row, y_row in zip(Z2, Yl):
             for k in range(m):
