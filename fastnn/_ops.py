@@ -17,7 +17,7 @@ def sigmoid(z, *, backend: str | None = None, check_finite: bool = True):
     ``z`` is a scalar or an array of any shape; the result has its shape and float dtype.
 
     >>> import fastnn
-    >>> fastnn.sigmoid(np.array([0.0, 2.0]), backend="numpy")
+    >>> fastnn.sigmoid([0.0, 2.0], backend="numpy")
     array([0.5       , 0.88079708])
     """
     kernels = resolve(backend)
