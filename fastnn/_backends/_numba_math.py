@@ -8,7 +8,9 @@ so a loop calling them vectorizes (AVX-512 or AVX2) once LLVM inlines them.
 Method (the classic one, after fdlibm/Cephes):
 
 ``exp(x)``
-    ``k = rint(x / ln2)``, ``r = x - k ln2`` (Cody-Waite, two constants), so
+    ``k = rint(x / ln2)`` (by adding and subtracting ``1.5 * 2^52``: the integer lands in
+    the low bits of the sum, no ``rint`` or float-to-int conversion),
+    ``r = x - k ln2`` (Cody-Waite, two constants), so
     ``|r| <= ln2 / 2``; ``e^r = 1 + r + r^2 q(r)`` with ``q`` a near-minimax polynomial
     (Chebyshev fit, degree 9 in float64, 4 in float32); ``2^k`` is built from its bits
     (``(k + bias) << mantissa_bits``, an LLVM bitcast) as two factors, so subnormal
@@ -195,6 +197,8 @@ _EXP_LO = -746.0  # below: exp underflows to 0 (exp(-745.14) is the smallest sub
 _EXP_HI = 710.0  # above: exp overflows (exp(709.79) is inf)
 _TANH_CAP = 20.0  # tanh(20) rounds to 1 in float64
 _INF = math.inf
+_SHIFT = 6755399441055744.0  # 1.5 * 2^52
+_SHIFT_BITS = 0x4338000000000000
 _NAN = math.nan
 
 
@@ -215,10 +219,18 @@ def _expm1_poly64(r):
 
 @njit(**MATH_OPTIONS)
 def _reduce64(x):
-    """``(k, r)`` with ``x = k ln2 + r``, ``|r| <= ln2/2``; ``x`` already in range."""
-    k = np.rint(x * _INV_LN2)
+    """``(k, ki, r)`` with ``x = k ln2 + r``, ``|r| <= ln2/2``, ``k`` integer-valued and
+    ``ki`` the same integer as an int64; ``x`` already in range.
+
+    ``x / ln2 + 1.5 * 2^52`` (one FMA) rounds to the nearest integer in the low bits of
+    the sum: subtracting the shift gives ``k``, subtracting its bits gives ``ki`` (no
+    ``rint``, no float-to-int conversion; a NaN gives a NaN ``r``, which the result keeps).
+    """
+    kk = x * _INV_LN2 + _SHIFT
+    k = kk - _SHIFT
+    ki = _f64_as_i64(kk) - _SHIFT_BITS
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    return k, r
+    return k, ki, r
 
 
 @njit(**MATH_OPTIONS)
@@ -229,27 +241,25 @@ def _clamp64(x, lo, hi):
 
 
 @njit(**MATH_OPTIONS)
-def _pow2_halves64(k):
-    """``(2^(k//2), 2^(k - k//2))`` from float ``k`` (NaN becomes 0: a NaN reaching the
-    int conversion would be poison in LLVM; the caller's ``r`` is NaN then anyway)."""
-    ki = np.int64(k if k == k else 0.0)
+def _pow2_halves64(ki):
+    """``(2^(ki//2), 2^(ki - ki//2))``: two normal factors for ``ki`` in ``[-2044, 2046]``."""
     k1 = ki >> 1
     k2 = ki - k1
-    return _i64_as_f64((k1 + 1023) << 52), _i64_as_f64((k2 + 1023) << 52), ki
+    return _i64_as_f64((k1 + 1023) << 52), _i64_as_f64((k2 + 1023) << 52)
 
 
 @njit(**MATH_OPTIONS)
 def exp64(x):
-    k, r = _reduce64(_clamp64(x, _EXP_LO, _EXP_HI))
-    s1, s2, _ = _pow2_halves64(k)
+    _, ki, r = _reduce64(_clamp64(x, _EXP_LO, _EXP_HI))
+    s1, s2 = _pow2_halves64(ki)
     return ((1.0 + _expm1_poly64(r)) * s1) * s2
 
 
 @njit(**MATH_OPTIONS)
 def expm1_64(x):
     # below -40, expm1 rounds to -1
-    k, r = _reduce64(_clamp64(x, -40.0, _EXP_HI))
-    s1, s2, ki = _pow2_halves64(k)
+    _, ki, r = _reduce64(_clamp64(x, -40.0, _EXP_HI))
+    s1, s2 = _pow2_halves64(ki)
     p = _expm1_poly64(r)
     # 2^k p + (2^k - 1): one rounding, and k = 0 gives p itself; for k > 56 the -1 is
     # below half an ulp, and 2^k alone may overflow where 2^k (1 + p) does not
@@ -265,8 +275,8 @@ def tanh64(x):
     a = abs(x)
     a = _TANH_CAP if a > _TANH_CAP else a  # NaN stays NaN, inf becomes the cap
     # expm1(-2a) for 0 <= 2a <= 40: k in [-58, 0], a single normal 2^k, no cancellation
-    k, r = _reduce64(-2.0 * a)
-    s = _i64_as_f64((np.int64(k if k == k else 0.0) + 1023) << 52)
+    _, ki, r = _reduce64(-2.0 * a)
+    s = _i64_as_f64((ki + 1023) << 52)
     t = s * _expm1_poly64(r) + (s - 1.0)
     return math.copysign(-t / (2.0 + t), x)
 
@@ -389,6 +399,7 @@ _TWO_F = _f(2.0)
 _M2_F = _f(-2.0)
 _M20_F = _f(-20.0)
 _INF_F = _f(np.inf)
+_SHIFT_F = _f(12582912.0)  # 1.5 * 2^23
 _NAN_F = _f(np.nan)
 
 
@@ -403,9 +414,12 @@ def _expm1_poly32(r):
 
 @njit(**MATH_OPTIONS)
 def _reduce32(x):
-    k = np.rint(x * _INV_LN2_F)
+    """As :func:`_reduce64`, with the float32 shift ``1.5 * 2^23``."""
+    kk = x * _INV_LN2_F + _SHIFT_F
+    k = kk - _SHIFT_F
+    ki = _f32_as_i32(kk) - np.int32(0x4B400000)
     r = (x - k * _LN2_HI_F) - k * _LN2_LO_F
-    return k, r
+    return k, ki, r
 
 
 @njit(**MATH_OPTIONS)
@@ -415,25 +429,24 @@ def _clamp32(x, lo, hi):
 
 
 @njit(**MATH_OPTIONS)
-def _pow2_halves32(k):
-    ki = np.int32(k if k == k else _ZERO_F)
+def _pow2_halves32(ki):
     k1 = ki >> np.int32(1)
     k2 = ki - k1
     return (_i32_as_f32((k1 + np.int32(127)) << np.int32(23)),
-            _i32_as_f32((k2 + np.int32(127)) << np.int32(23)), ki)
+            _i32_as_f32((k2 + np.int32(127)) << np.int32(23)))
 
 
 @njit(**MATH_OPTIONS)
 def exp32(x):
-    k, r = _reduce32(_clamp32(x, _EXP_LO_F, _EXP_HI_F))
-    s1, s2, _ = _pow2_halves32(k)
+    _, ki, r = _reduce32(_clamp32(x, _EXP_LO_F, _EXP_HI_F))
+    s1, s2 = _pow2_halves32(ki)
     return ((_ONE_F + _expm1_poly32(r)) * s1) * s2
 
 
 @njit(**MATH_OPTIONS)
 def expm1_32(x):
-    k, r = _reduce32(_clamp32(x, _M20_F, _EXP_HI_F))  # expm1f rounds to -1 below -20
-    s1, s2, ki = _pow2_halves32(k)
+    _, ki, r = _reduce32(_clamp32(x, _M20_F, _EXP_HI_F))  # expm1f rounds to -1 below -20
+    s1, s2 = _pow2_halves32(ki)
     p = _expm1_poly32(r)
     t = s1 * s2
     small = (t * p) + (t - _ONE_F)
@@ -446,8 +459,8 @@ def expm1_32(x):
 def tanh32(x):
     a = abs(x)
     a = _TANH_CAP_F if a > _TANH_CAP_F else a
-    k, r = _reduce32(_M2_F * a)
-    s = _i32_as_f32((np.int32(k if k == k else _ZERO_F) + np.int32(127)) << np.int32(23))
+    _, ki, r = _reduce32(_M2_F * a)
+    s = _i32_as_f32((ki + np.int32(127)) << np.int32(23))
     t = s * _expm1_poly32(r) + (s - _ONE_F)
     return math.copysign(-t / (_TWO_F + t), x)
 

@@ -46,11 +46,11 @@ import types as pytypes
 
 import numba
 import numpy as np
-from numba import njit, prange
-from numba.extending import overload
+from numba import njit, prange, types
 
-from fastnn._backends import BAD_LABEL, NONFINITE, OK, RELU, TANH
+from fastnn._backends import ACTIVATIONS, BAD_LABEL, NONFINITE, OK, RELU, TANH
 from fastnn._backends import _numba_math as nm
+from fastnn._backends import _numba_tiles as _tiles
 
 NAME = "numba"
 VERSION = numba.__version__
@@ -145,7 +145,8 @@ def details() -> dict:
         "fastmath": sorted(FASTMATH),
         "threads_from": {"dot": DOT_THREADS_FROM, "logreg": LOGREG_THREADS_FROM,
                          "mlp": MLP_THREADS_FROM},
-        "blas": "scipy.linalg.cython_blas through numba_xxgemm (products with n_h >= 32)",
+        "blas": ("NumPy's OpenBLAS (cblas_?gemm64_, by symbol) for products with n_h >= 32"
+                 if BLAS else "none found: register tiles for every product"),
     }
 
 
@@ -438,40 +439,32 @@ def _activate_rows(Z, L, act, W2, b2, D):
     """``Z[h, :L] = g(Z[h, :L])`` in place, and ``D[j, :L] = W2 A1 + b2`` in the same pass
     (the output layer's logits accumulate while each row of ``A1`` is hot).
 
-    Hidden units go two at a time: two independent chains of transcendental arithmetic
-    per iteration keep the vector units busy (LLVM does not interleave a loop that long).
+    One hidden unit per pass: the transcendental loop vectorizes best alone (measured: two
+    units per pass, for two independent chains, came out slower).
     """
     n_y, n_h = W2.shape
     for j in range(n_y):
         bj = b2[j, 0]
         for k in range(L):
             D[j, k] = bj
-    h = 0
-    while h < n_h:
-        if n_y == 1 and h + 1 < n_h:
-            w0, w1 = W2[0, h], W2[0, h + 1]
+    for h in range(n_h):
+        if n_y == 1:
+            w = W2[0, h]
             if act == TANH:
                 for k in range(L):
-                    a0 = nm.tanh(Z[h, k])
-                    a1 = nm.tanh(Z[h + 1, k])
-                    Z[h, k] = a0
-                    Z[h + 1, k] = a1
-                    D[0, k] += w0 * a0 + w1 * a1
+                    a = nm.tanh(Z[h, k])
+                    Z[h, k] = a
+                    D[0, k] += w * a
             elif act == RELU:
                 for k in range(L):
-                    a0 = _relu(Z[h, k])
-                    a1 = _relu(Z[h + 1, k])
-                    Z[h, k] = a0
-                    Z[h + 1, k] = a1
-                    D[0, k] += w0 * a0 + w1 * a1
+                    a = _relu(Z[h, k])
+                    Z[h, k] = a
+                    D[0, k] += w * a
             else:
                 for k in range(L):
-                    a0 = nm.sigmoid(Z[h, k])
-                    a1 = nm.sigmoid(Z[h + 1, k])
-                    Z[h, k] = a0
-                    Z[h + 1, k] = a1
-                    D[0, k] += w0 * a0 + w1 * a1
-            h += 2
+                    a = nm.sigmoid(Z[h, k])
+                    Z[h, k] = a
+                    D[0, k] += w * a
         else:
             if act == TANH:
                 for k in range(L):
@@ -486,7 +479,6 @@ def _activate_rows(Z, L, act, W2, b2, D):
                 w = W2[j, h]
                 for k in range(L):
                     D[j, k] += w * Z[h, k]
-            h += 1
 
 
 @njit(**_INLINE)
@@ -495,32 +487,18 @@ def _output_layer(L, Y, c0, D, sums):
     loss (float64) and adds ``sum_k dZ2[j, k]`` to ``sums[j]``.
 
     One ``exp`` per element serves the sigmoid and the loss ``softplus((1 - 2y) z)``.
-    The two halves of a row are processed together (two independent chains).
     """
     c = _u(c0)
-    half = L // 2
-    ch = _u(c0 + half)
     cost = 0.0
     for j in range(D.shape[0]):
         s = D.dtype.type(0)
         cj = 0.0
-        for k in range(half):
-            y0 = Y[j, c + _u(k)]
-            y1 = Y[j, ch + _u(k)]
-            p0, loss0 = nm.logistic_loss(D[j, k], y0)
-            p1, loss1 = nm.logistic_loss(D[j, half + k], y1)
-            d0 = p0 - y0
-            d1 = p1 - y1
-            D[j, k] = d0
-            D[j, half + k] = d1
-            s += d0 + d1
-            cj += np.float64(loss0) + np.float64(loss1)
-        if L % 2:
-            k = L - 1
+        for k in range(L):
             y = Y[j, c + _u(k)]
             p, loss = nm.logistic_loss(D[j, k], y)
-            D[j, k] = p - y
-            s += p - y
+            d = p - y
+            D[j, k] = d
+            s += d
             cj += np.float64(loss)
         sums[j] += s
         cost += cj
@@ -596,36 +574,257 @@ def _hidden_backward(A1, L, D, W2, act, G, gW2, gb1):
             gb1[h] += sb
 
 
-# --- BLAS (numba's own binding to scipy's) ----------------------------------------------
+# --- register-tiled products of the first layer (fastnn._backends._numba_tiles) ---------
+
+_F83, _F44, _F24, _F14 = (_tiles.fwd[k] for k in ((8, 3), (4, 4), (2, 4), (1, 4)))
+_A83, _A44, _A24, _A14 = (_tiles.fwdacc[k] for k in ((8, 3), (4, 4), (2, 4), (1, 4)))
+_B44, _B42, _B41 = (_tiles.bwd[k] for k in ((4, 4), (4, 2), (4, 1)))
+_B28, _B24, _B22, _B21 = (_tiles.bwd[k] for k in ((2, 8), (2, 4), (2, 2), (2, 1)))
+_B18, _B14, _B12, _B11 = (_tiles.bwd[k] for k in ((1, 8), (1, 4), (1, 2), (1, 1)))
+#: Bytes of ``X`` (rows times the block's examples) the tiles of one chunk of rows reuse
+#: from the L2 cache: ``X`` is read once from memory per pass, however many tiles.
+CHUNK_BYTES = 256 * 1024
 
 
-def _gemm(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc):
-    """Row-major ``C[:M, :N] = op(A) op(B) + beta C`` on raw buffers (BLAS ``xgemm``)."""
-    raise NotImplementedError("only callable from compiled code")
+@njit(**_INLINE)
+def _lanes(X):
+    """Elements per 64-byte vector (the tiles' vector length)."""
+    return 8 if X.itemsize == 8 else 16
 
 
-@overload(_gemm, jit_options=_JIT)
-def _gemm_impl(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc):
-    from numba.np.linalg import _BLAS, get_blas_kind
-
-    xxgemm = _BLAS().numba_xxgemm(A.dtype)
-    kind = ord(get_blas_kind(A.dtype))
-
-    def impl(transa, transb, M, N, K, A, lda, B, ldb, beta, C, ldc):
-        ab = np.empty(2, A.dtype)
-        ab[0] = 1
-        ab[1] = beta
-        # row-major C = op(A) op(B) is column-major C.T = op(B).T op(A).T: swap operands
-        r = xxgemm(kind, transb, transa, N, M, K, ab.ctypes, B.ctypes, ldb,
-                   A.ctypes, lda, ab[1:].ctypes, C.ctypes, ldc)
-        if r != 0:
-            raise RuntimeError("BLAS xgemm failed")
-
-    return impl
+@njit(**_INLINE)
+def _chunk_rows(X, L):
+    """Rows of ``X`` per chunk for a block of ``L`` examples (a multiple of 8, >= 8)."""
+    return max(8, (CHUNK_BYTES // (L * X.itemsize)) // 8 * 8)
 
 
-_N = ord("n")
-_T = ord("t")
+@njit(**_INLINE)
+def _forward_tiles(Z, W, b, X, c0, L, chunk):
+    """``Z[:, :L] = W X[:, c0:c0 + L] + b`` by register tiles (needs ``L >= lanes``).
+
+    The rows of ``X`` go in chunks of ``chunk`` (the bias is added by the first chunk, the
+    others add their partial sums), and within a chunk every tile of hidden units."""
+    n_h, n_x = W.shape
+    i0 = 0
+    while i0 < n_x:
+        i1 = min(i0 + chunk, n_x)
+        h = 0
+        if i0 == 0:
+            while h + 8 <= n_h:
+                _F83(Z, W, b, X, h, c0, L, i0, i1)
+                h += 8
+            if h + 4 <= n_h:
+                _F44(Z, W, b, X, h, c0, L, i0, i1)
+                h += 4
+            if h + 2 <= n_h:
+                _F24(Z, W, b, X, h, c0, L, i0, i1)
+                h += 2
+            if h < n_h:
+                _F14(Z, W, b, X, h, c0, L, i0, i1)
+        else:
+            while h + 8 <= n_h:
+                _A83(Z, W, X, h, c0, L, i0, i1)
+                h += 8
+            if h + 4 <= n_h:
+                _A44(Z, W, X, h, c0, L, i0, i1)
+                h += 4
+            if h + 2 <= n_h:
+                _A24(Z, W, X, h, c0, L, i0, i1)
+                h += 2
+            if h < n_h:
+                _A14(Z, W, X, h, c0, L, i0, i1)
+        i0 = i1
+
+
+@njit(**_INLINE)
+def _backward_tiles(acc, G, X, c0, L, chunk):
+    """``acc += G[:, :L] X[:, c0:c0 + L].T`` by register tiles (needs ``L >= lanes``), the
+    rows of ``X`` in chunks of ``chunk``."""
+    n_h, n_x = acc.shape
+    i0 = 0
+    while i0 < n_x:
+        i1 = min(i0 + chunk, n_x)
+        h = 0
+        while h + 4 <= n_h:
+            i = i0
+            while i + 4 <= i1:
+                _B44(acc, G, X, h, i, c0, L)
+                i += 4
+            if i + 2 <= i1:
+                _B42(acc, G, X, h, i, c0, L)
+                i += 2
+            if i < i1:
+                _B41(acc, G, X, h, i, c0, L)
+            h += 4
+        if h + 2 <= n_h:
+            i = i0
+            while i + 8 <= i1:
+                _B28(acc, G, X, h, i, c0, L)
+                i += 8
+            if i + 4 <= i1:
+                _B24(acc, G, X, h, i, c0, L)
+                i += 4
+            if i + 2 <= i1:
+                _B22(acc, G, X, h, i, c0, L)
+                i += 2
+            if i < i1:
+                _B21(acc, G, X, h, i, c0, L)
+            h += 2
+        if h < n_h:
+            i = i0
+            while i + 8 <= i1:
+                _B18(acc, G, X, h, i, c0, L)
+                i += 8
+            if i + 4 <= i1:
+                _B14(acc, G, X, h, i, c0, L)
+                i += 4
+            if i + 2 <= i1:
+                _B12(acc, G, X, h, i, c0, L)
+                i += 2
+            if i < i1:
+                _B11(acc, G, X, h, i, c0, L)
+        i0 = i1
+
+
+@njit(**_INLINE)
+def _forward(Z, W, b, X, c0, L, tail):
+    """``Z[:, :L] = W X[:, c0:c0 + L] + b``: tiles, or rows for a block shorter than a vector."""
+    if L >= _lanes(X):
+        _forward_tiles(Z, W, b, X, c0, L, _chunk_rows(X, L))
+    else:
+        _linear(Z, W, b, X, c0, c0 + L, tail)
+
+
+@njit(**_INLINE)
+def _backward(acc, G, Gm, X, c0, L):
+    """``acc += G[:, :L] X[:, c0:c0 + L].T``: tiles, or rows for a short block."""
+    if L >= _lanes(X):
+        _backward_tiles(acc, G, X, c0, L, _chunk_rows(X, L))
+    else:
+        _grad_rows(acc, G, Gm, X, c0, c0 + L)
+
+
+# --- BLAS: NumPy's own (OpenBLAS), called by symbol ------------------------------------
+
+
+def _find_numpy_cblas() -> tuple[int, int] | None:
+    """Addresses of ``cblas_dgemm`` and ``cblas_sgemm`` (ILP64: 64-bit integer arguments)
+    of the OpenBLAS that NumPy's wheels bundle and NumPy itself uses, or None.
+
+    One BLAS, one thread pool, with NumPy (and threadpoolctl's limits), and no SciPy: a
+    second OpenBLAS (SciPy's, numba's own ``np.dot`` binding) in the same process keeps
+    its threads spinning after each call and slows the other down.
+    """
+    import ctypes
+    import glob
+
+    base = os.path.dirname(np.__file__)
+    paths = sorted(glob.glob(os.path.join(base, os.pardir, "numpy.libs", "*openblas*"))
+                   + glob.glob(os.path.join(base, ".dylibs", "*openblas*")))
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_", ""):
+            try:
+                d, s = getattr(lib, prefix + "cblas_dgemm64_"), getattr(lib, prefix + "cblas_sgemm64_")
+            except AttributeError:
+                continue
+            return ctypes.cast(d, ctypes.c_void_p).value, ctypes.cast(s, ctypes.c_void_p).value
+    return None
+
+
+def _register_blas() -> bool:
+    found = _find_numpy_cblas()
+    if found is None:
+        return False
+    import llvmlite.binding as llb
+
+    llb.add_symbol("fastnn_cblas_dgemm64", found[0])
+    llb.add_symbol("fastnn_cblas_sgemm64", found[1])
+    return True
+
+
+#: False when NumPy's BLAS is not found (not a scipy-openblas wheel): the big products
+#: then use the register tiles too.
+BLAS = _register_blas()
+_i64, _int, _ptr = types.int64, types.intc, types.voidptr
+_cblas_dgemm = types.ExternalFunction("fastnn_cblas_dgemm64", types.void(
+    _int, _int, _int, _i64, _i64, _i64, types.float64, _ptr, _i64, _ptr, _i64, types.float64, _ptr, _i64))
+_cblas_sgemm = types.ExternalFunction("fastnn_cblas_sgemm64", types.void(
+    _int, _int, _int, _i64, _i64, _i64, types.float32, _ptr, _i64, _ptr, _i64, types.float32, _ptr, _i64))
+_ROW_MAJOR, _N, _T = 101, 111, 112
+
+
+@njit(**_INLINE)
+def _gemm(transa, transb, M, N, K, A, lda, B, ldb, C, ldc):
+    """Row-major ``C[:M, :N] = op(A) op(B)`` (CBLAS ``xgemm``, ``beta = 0``)."""
+    if A.itemsize == 8:
+        _cblas_dgemm(_ROW_MAJOR, transa, transb, M, N, K, 1.0, A.ctypes, lda, B.ctypes, ldb,
+                     0.0, C.ctypes, ldc)
+    else:
+        _cblas_sgemm(_ROW_MAJOR, transa, transb, M, N, K, np.float32(1.0), A.ctypes, lda,
+                     B.ctypes, ldb, np.float32(0.0), C.ctypes, ldc)
+
+
+@njit(**_INLINE)
+def _use_blas(n_x, n_h, m):
+    """The big products go to the BLAS when they are big in every direction."""
+    return BLAS and n_h >= 32 and n_x >= 64 and m >= 64 and n_h * n_x * m >= (1 << 22)
+
+
+_use_blas_py = _use_blas.py_func
+
+
+# --- kernel variants --------------------------------------------------------------------
+
+#: Defaults of the compile-time constants of the specialized kernels (each variant is a
+#: copy of the function with its own values; see :func:`_specialized`).
+_ACT, _CHECK = TANH, True
+
+
+def _specialized(fn, suffix, parallel=False, **constants):
+    """A dispatcher compiled from a copy of ``fn`` whose globals also hold ``constants``.
+
+    Numba freezes globals as compile-time constants: a kernel specialized on its
+    activation and its check compiles only the branches it runs (less to compile, fewer
+    arguments to pass per call).  The copy gets its own name: numba's cache files are
+    named after the function.
+    """
+    g = dict(fn.__globals__)
+    g.update(constants)
+    f = pytypes.FunctionType(fn.__code__, g, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    f.__qualname__ = fn.__qualname__ + suffix
+    f.__doc__ = fn.__doc__
+    return njit(parallel=parallel and _PARALLEL, **_JIT)(f)
+
+
+_KERNELS: dict = {}
+
+
+def _kernel(impl, mode, act=TANH, check=True):
+    """The variant of ``impl`` for ``mode`` ("serial", "parallel", "blas"), an activation
+    index and a check flag, created (not compiled: numba compiles on the first call) once."""
+    key = (impl.__name__, mode, act, bool(check))
+    k = _KERNELS.get(key)
+    if k is None:
+        suffix = f"_{mode}_{ACTIVATIONS[act]}{'_check' if check else ''}"
+        k = _KERNELS[key] = _specialized(impl, suffix, mode == "parallel", _ACT=act, _CHECK=bool(check))
+    return k
+
+
+# --- workspace --------------------------------------------------------------------------
+
+
+_view = _tiles.view
+
+
+@njit(**_INLINE)
+def _flat(a):
+    """``a`` (C-contiguous) as a 1-D view, without numba's reshape helper."""
+    return _view(a, 0, (a.size,))
+
 
 # --- ops --------------------------------------------------------------------------------
 
@@ -684,7 +883,7 @@ def _logreg_forward(w, b, X):
     m = X.shape[1]
     A = np.empty((1, m), X.dtype)
     tail = np.empty((1, _window(X)), X.dtype)
-    _linear(A, w.reshape(1, -1), b.reshape(1, 1), X, 0, m, tail)
+    _forward(A, w.reshape(1, -1), b.reshape(1, 1), X, 0, m, tail)
     for k in range(m):
         A[0, k] = nm.sigmoid(A[0, k])
     return A
@@ -695,7 +894,7 @@ def logreg_forward(w, b, X):
 
 
 @njit(**_INLINE)
-def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm):
+def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
     """One forward and backward pass over the examples, cut in ``nt`` column ranges.
 
     Per thread ``t`` (every buffer has a leading thread axis): ``Z[t]`` holds the logits,
@@ -706,13 +905,12 @@ def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm):
     m = X.shape[1]
     W = w.reshape(1, -1)  # w (n_x, 1) as the row (1, n_x)
     bb = b.reshape(1, 1)
-    costs = np.zeros(nt)
     for t in prange(nt):
         _prefer_wide_vectors()
         c0, c1 = _split(m, nt, t)
         L = c1 - c0
         z = Z[t]
-        _linear(z, W, bb, X, c0, c1, tail[t])
+        _forward(z, W, bb, X, c0, L, tail[t])
         c = _u(c0)
         s = 0.0
         cost = 0.0
@@ -726,12 +924,12 @@ def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm):
         gb[t] = s
         g = gw[t]
         g[:] = 0
-        _grad_rows(g, z, Gm[t], X, c0, c1)
-        costs[t] = cost
+        _backward(g, z, Gm[t], X, c0, L)
+        parts[t] = cost
     for t in range(1, nt):
         gw[0] += gw[t]
         gb[0] += gb[t]
-    return costs.sum()
+    return parts.sum()
 
 
 @njit(**_INLINE)
@@ -739,12 +937,12 @@ def _logreg_buffers(X, nt):
     n_x, m = X.shape
     win = _window(X)
     Lmax = (m + nt - 1) // nt
-    Z = np.empty((nt, 1, Lmax), X.dtype)
-    tail = np.empty((nt, 1, win), X.dtype)
-    gw = np.empty((nt, 1, n_x), X.dtype)
-    gb = np.empty(nt)
-    Gm = np.empty((nt, 1, win), X.dtype)
-    return Z, tail, gw, gb, Gm
+    ws = np.empty(nt * (Lmax + 2 * win + n_x), X.dtype)
+    Z = _view(ws, 0, (nt, 1, Lmax))
+    tail = _view(ws, nt * Lmax, (nt, 1, win))
+    Gm = _view(ws, nt * (Lmax + win), (nt, 1, win))
+    gw = _view(ws, nt * (Lmax + 2 * win), (nt, 1, n_x))
+    return Z, tail, gw, np.empty(nt), Gm, np.empty(nt)
 
 
 def _logreg_propagate_impl(w, b, X, Y, nt):
@@ -753,8 +951,8 @@ def _logreg_propagate_impl(w, b, X, Y, nt):
         return BAD_LABEL, np.empty((0, 1), X.dtype), 0.0, 0.0
     m = X.shape[1]
     mf = X.dtype.type(m)
-    Z, tail, gw, gb, Gm = _logreg_buffers(X, nt)
-    cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm) / m
+    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt)
+    cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts) / m
     dw = (gw[0, 0] / mf).reshape(-1, 1)
     db = gb[0] / m
     probe = (cost + db) * 0.0  # NaN unless every value is finite
@@ -792,12 +990,12 @@ def _logreg_descend_impl(w, b, X, Y, lr, costs, dw, db, check, nt):
         return BAD_LABEL, 0
     n_x, m = X.shape
     mf = X.dtype.type(m)
-    Z, tail, gw, gb, Gm = _logreg_buffers(X, nt)
+    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt)
     wf = w.reshape(-1)
     dwf = dw.reshape(-1)
     g = gw[0, 0]
     for it in range(costs.size):
-        cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm) / m
+        cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts) / m
         grad_b = gb[0] / m
         new_b = np.float64(b[0]) - np.float64(lr) * grad_b
         if check:
@@ -830,12 +1028,6 @@ def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1)
 # --- two-layer network ------------------------------------------------------------------
 
 
-@njit(**_INLINE)
-def _use_blas(n_x, n_h, m):
-    """The big products go to the BLAS when they are big in every direction."""
-    return n_h >= 32 and n_x >= 64 and m >= 64 and n_h * n_x * m >= (1 << 22)
-
-
 @njit(**_JIT)
 def _mlp_forward(X, W1, b1, W2, b2, act):
     _prefer_wide_vectors()
@@ -845,17 +1037,17 @@ def _mlp_forward(X, W1, b1, W2, b2, act):
     win = _window(X)
     Z1 = np.empty((n_h, m), X.dtype)
     if _use_blas(n_x, n_h, m):
-        _gemm(_N, _N, n_h, m, n_x, W1, n_x, X, m, X.dtype.type(0), Z1, m)
+        _gemm(_N, _N, n_h, m, n_x, W1, n_x, X, m, Z1, m)
         for h in range(n_h):
             bh = b1[h, 0]
             for k in range(m):
                 Z1[h, k] += bh
     else:
-        _linear(Z1, W1, b1, X, 0, m, np.empty((n_h, win), X.dtype))
+        _forward(Z1, W1, b1, X, 0, m, np.empty((n_h, win), X.dtype))
     A1 = np.empty_like(Z1)
     _activate(Z1.reshape(-1), A1.reshape(-1), act)
     Z2 = np.empty((n_y, m), X.dtype)
-    _linear(Z2, W2, b2, A1, 0, m, np.empty((n_y, win), X.dtype))
+    _forward(Z2, W2, b2, A1, 0, m, np.empty((n_y, win), X.dtype))
     A2 = np.empty_like(Z2)
     z2 = Z2.reshape(-1)
     a2 = A2.reshape(-1)
@@ -903,9 +1095,9 @@ def _mlp_backward(X, Y, W2, A1, A2, act):
     _hidden_backward(A1, m, D, W2, act, G, dW2, db1)
     dW1 = np.zeros((n_h, n_x), X.dtype)
     if _use_blas(n_x, n_h, m):
-        _gemm(_N, _T, n_h, n_x, m, G, m, X, m, X.dtype.type(0), dW1, n_x)
+        _gemm(_N, _T, n_h, n_x, m, G, m, X, m, dW1, n_x)
     else:
-        _grad_rows(dW1, G, np.empty((n_h, _window(X)), X.dtype), X, 0, m)
+        _backward(dW1, G, np.empty((n_h, _window(X)), X.dtype), X, 0, m)
     db2 = np.empty((n_y, 1), X.dtype)
     for j in range(n_y):
         s = D.dtype.type(0)
@@ -936,127 +1128,186 @@ def sgd_update(P, dP, learning_rate):
 
 
 @njit(**_INLINE)
-def _mlp_grads(X, Y, W1, b1, W2, b2, act, nt, block, blas, A, D, G, T, Gm, gW1, gb1, gW2, gb2):
-    """Cost (summed, float64) and gradient sums (not yet divided by m) of one step.
-
-    The examples are cut in ``nt`` ranges (one per thread) and each range in blocks of
-    about ``block`` examples; every buffer has a leading thread axis: ``A[t]`` holds
-    ``Z1`` then ``A1`` of the block, ``D[t]`` its ``Z2`` then ``dZ2``, ``G[t]`` its
-    ``dZ1``, ``T[t]``/``Gm[t]`` the row-tail windows, ``gW1[t]``... the thread's partial
-    sums.  The totals end in thread 0's buffers.  With ``blas`` (one thread, one block)
-    the two big products ``W1 X`` and ``dZ1 X.T`` go to the BLAS.
-    """
-    n_x, m = X.shape
-    n_h = W1.shape[0]
-    zero = X.dtype.type(0)
-    costs = np.zeros(nt)
-    for t in prange(nt):
-        _prefer_wide_vectors()
-        c0, c1 = _split(m, nt, t)
-        gw1, gb1t, gw2, gb2t = gW1[t], gb1[t], gW2[t], gb2[t]
-        gw1[:] = zero
-        gb1t[:] = zero
-        gw2[:] = zero
-        gb2t[:] = zero
-        a, d, g, tl, gm = A[t], D[t], G[t], T[t], Gm[t]
-        n_blocks = max(1, (c1 - c0) // block)
-        cost = 0.0
-        for blk in range(n_blocks):
-            lo, hi = _split(c1 - c0, n_blocks, blk)
-            b0, b1_ = c0 + lo, c0 + hi
-            L = b1_ - b0
-            if blas:
-                _gemm(_N, _N, n_h, m, n_x, W1, n_x, X, m, zero, a, m)
-                for h in range(n_h):
-                    bh = b1[h, 0]
-                    for k in range(m):
-                        a[h, k] += bh
-            else:
-                _linear(a, W1, b1, X, b0, b1_, tl)
-            _activate_rows(a, L, act, W2, b2, d)
-            cost += _output_layer(L, Y, b0, d, gb2t)
-            _hidden_backward(a, L, d, W2, act, g, gw2, gb1t)
-            if blas:
-                _gemm(_N, _T, n_h, n_x, m, g, m, X, m, zero, gw1, n_x)
-            else:
-                _grad_rows(gw1, g, gm, X, b0, b1_)
-        costs[t] = cost
-    for t in range(1, nt):
-        gW1[0] += gW1[t]
-        gb1[0] += gb1[t]
-        gW2[0] += gW2[t]
-        gb2[0] += gb2[t]
-    return costs.sum()
+def _mlp_block(X, Y, W1, b1, W2, b2, act, b0, L, a, d, g, tl, gm, gw1, gb1, gw2, gb2):
+    """Loss (float64) of the examples ``[b0, b0 + L)``; their gradient sums added to
+    ``gw1``... (``a`` holds ``Z1`` then ``A1``, ``d`` ``Z2`` then ``dZ2``, ``g`` ``dZ1``)."""
+    _forward(a, W1, b1, X, b0, L, tl)
+    _activate_rows(a, L, act, W2, b2, d)
+    cost = _output_layer(L, Y, b0, d, gb2)
+    _hidden_backward(a, L, d, W2, act, g, gw2, gb1)
+    _backward(gw1, g, gm, X, b0, L)
+    return cost
 
 
-def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, act, costs, check, nt, block):
-    _prefer_wide_vectors()
-    if _bad_labels(Y):
-        return BAD_LABEL, 0
-    n_x, m = X.shape
-    n_h = W1.shape[0]
-    n_y = W2.shape[0]
-    win = _window(X)
-    blas = _use_blas(n_x, n_h, m)
-    if blas:
-        nt = 1
-        block = m
-    Lmax = max(min(block * 2, (m + nt - 1) // nt), 1)
-    dt = X.dtype
-    A = np.empty((nt, n_h, Lmax), dt)
-    D = np.empty((nt, n_y, Lmax), dt)
-    G = np.empty((nt, n_h, Lmax), dt)
-    T = np.empty((nt, max(n_h, n_y), win), dt)
-    Gm = np.empty((nt, n_h, win), dt)
-    gW1 = np.empty((nt, n_h, n_x), dt)
-    gb1 = np.empty((nt, n_h), dt)
-    gW2 = np.empty((nt, n_y, n_h), dt)
-    gb2 = np.empty((nt, n_y), dt)
-    mf = dt.type(m)
-    params = (W1.reshape(-1), b1.reshape(-1), W2.reshape(-1), b2.reshape(-1))
-    sums = (gW1[0].reshape(-1), gb1[0], gW2[0].reshape(-1), gb2[0])
-    for it in range(costs.size):
-        cost = _mlp_grads(X, Y, W1, b1, W2, b2, act, nt, block, blas, A, D, G, T, Gm,
-                          gW1, gb1, gW2, gb2) / m
-        if check:
-            # NaN unless the cost and every new parameter (in the dtype) are finite
-            probe = cost * 0.0
-            for q in range(4):
-                P = params[q]
-                S = sums[q]
-                for k in range(P.size):
-                    probe += np.float64(P[k] - lr * (S[k] / mf)) * 0.0
-            if probe != 0.0:
-                return NONFINITE, it
-        costs[it] = cost
-        for q in range(4):
+@njit(**_INLINE)
+def _apply_step(params, sums, cost, rate, mf, check):
+    """``P -= rate * (S / m)`` for every parameter ``P`` and gradient sum ``S`` (1-D views);
+    with ``check``, nothing is written and False returned unless the cost and every new
+    parameter (in the dtype) are finite."""
+    if check:
+        probe = cost * 0.0  # NaN unless every value is finite
+        for q in range(len(params)):
             P = params[q]
             S = sums[q]
             for k in range(P.size):
-                P[k] = P[k] - lr * (S[k] / mf)
-    return OK, costs.size
+                probe += np.float64(P[k] - rate * (S[k] / mf)) * 0.0
+        if probe != 0.0:
+            return False
+    for q in range(len(params)):
+        P = params[q]
+        S = sums[q]
+        for k in range(P.size):
+            P[k] = P[k] - rate * (S[k] / mf)
+    return True
 
 
-_mlp_descend_serial, _mlp_descend_parallel = _variants(_mlp_descend_impl)
+def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
+    """``len(costs)`` training steps; returns ``n_done * 4 + status``.
+
+    The examples are cut in ``nt`` ranges (one per thread) and each range in blocks of
+    about ``BLOCK_EXAMPLES``; every buffer has a leading thread axis (``A[t]`` holds ``Z1``
+    then ``A1`` of the block, ``D[t]`` its ``Z2`` then ``dZ2``, ``G[t]`` its ``dZ1``,
+    ``T[t]``/``Gm[t]`` the row-tail windows of blocks shorter than a vector, ``gW1[t]``...
+    the thread's partial sums, added in thread order).  One allocation per call.
+    The activation ``_ACT`` and the check ``_CHECK`` are compile-time constants.
+    """
+    _prefer_wide_vectors()
+    if _bad_labels(Y):
+        return BAD_LABEL
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    n_y = W2.shape[0]
+    dt = X.dtype
+    rate = dt.type(lr)  # the update in the data's precision, as NumPy's
+    mf = dt.type(m)
+    win = _window(X)
+    L_max = max(min(BLOCK_EXAMPLES * 2, (m + nt - 1) // nt), 1)
+    n_t = max(n_h, n_y)
+    ws = np.empty(nt * ((2 * n_h + n_y) * L_max + (n_t + n_h) * win + (n_x + 1 + n_y) * n_h + n_y), dt)
+    A = _view(ws, 0, (nt, n_h, L_max))
+    o = nt * n_h * L_max
+    G = _view(ws, o, (nt, n_h, L_max))
+    o += nt * n_h * L_max
+    D = _view(ws, o, (nt, n_y, L_max))
+    o += nt * n_y * L_max
+    T = _view(ws, o, (nt, n_t, win))
+    o += nt * n_t * win
+    Gm = _view(ws, o, (nt, n_h, win))
+    o += nt * n_h * win
+    gW1 = _view(ws, o, (nt, n_h, n_x))
+    o += nt * n_h * n_x
+    gW2 = _view(ws, o, (nt, n_y, n_h))
+    o += nt * n_y * n_h
+    gb1 = _view(ws, o, (nt, n_h))
+    o += nt * n_h
+    gb2 = _view(ws, o, (nt, n_y))
+    parts = np.empty(nt)
+    params = (_flat(W1), _flat(b1), _flat(W2), _flat(b2))
+    sums = (_flat(gW1[0]), gb1[0], _flat(gW2[0]), gb2[0])
+    zero = dt.type(0)
+    for it in range(costs.size):
+        for t in prange(nt):
+            _prefer_wide_vectors()
+            c0, c1 = _split(m, nt, t)
+            gw1, gb1t, gw2, gb2t = gW1[t], gb1[t], gW2[t], gb2[t]
+            gw1[:] = zero
+            gb1t[:] = zero
+            gw2[:] = zero
+            gb2t[:] = zero
+            n_blocks = max(1, (c1 - c0) // BLOCK_EXAMPLES)
+            cost = 0.0
+            for blk in range(n_blocks):
+                lo, hi = _split(c1 - c0, n_blocks, blk)
+                cost += _mlp_block(X, Y, W1, b1, W2, b2, _ACT, c0 + lo, hi - lo, A[t], D[t], G[t],
+                                   T[t], Gm[t], gw1, gb1t, gw2, gb2t)
+            parts[t] = cost
+        total = parts[0]
+        for t in range(1, nt):
+            total += parts[t]
+            gW1[0] += gW1[t]
+            gb1[0] += gb1[t]
+            gW2[0] += gW2[t]
+            gb2[0] += gb2[t]
+        cost = total / m
+        if not _apply_step(params, sums, cost, rate, mf, _CHECK):
+            return it * 4 + NONFINITE
+        costs[it] = cost
+    return costs.size * 4 + OK
+
+
+def _mlp_descend_blas_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
+    """:func:`_mlp_descend_impl` with the two big products ``W1 X`` and ``dZ1 X.T`` by the
+    BLAS (its own threads), on all the examples at once; everything else fused around."""
+    _prefer_wide_vectors()
+    if _bad_labels(Y):
+        return BAD_LABEL
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    n_y = W2.shape[0]
+    dt = X.dtype
+    rate = dt.type(lr)
+    mf = dt.type(m)
+    ws = np.empty((2 * n_h + n_y) * m + (n_x + 1 + n_y) * n_h + n_y, dt)
+    A = _view(ws, 0, (n_h, m))
+    G = _view(ws, n_h * m, (n_h, m))
+    D = _view(ws, 2 * n_h * m, (n_y, m))
+    o = (2 * n_h + n_y) * m
+    gW1 = _view(ws, o, (n_h, n_x))
+    gW2 = _view(ws, o + n_h * n_x, (n_y, n_h))
+    gb1 = _view(ws, o + (n_x + n_y) * n_h, (n_h,))
+    gb2 = _view(ws, o + (n_x + n_y + 1) * n_h, (n_y,))
+    params = (_flat(W1), _flat(b1), _flat(W2), _flat(b2))
+    sums = (_flat(gW1), gb1, _flat(gW2), gb2)
+    zero = dt.type(0)
+    for it in range(costs.size):
+        _gemm(_N, _N, n_h, m, n_x, W1, n_x, X, m, A, m)
+        for h in range(n_h):
+            bh = b1[h, 0]
+            for k in range(m):
+                A[h, k] += bh
+        gW2[:] = zero
+        gb1[:] = zero
+        gb2[:] = zero
+        _activate_rows(A, m, _ACT, W2, b2, D)
+        cost = _output_layer(m, Y, 0, D, gb2) / m
+        _hidden_backward(A, m, D, W2, _ACT, G, gW2, gb1)
+        _gemm(_N, _T, n_h, n_x, m, G, m, X, m, gW1, n_x)
+        if not _apply_step(params, sums, cost, rate, mf, _CHECK):
+            return it * 4 + NONFINITE
+        costs[it] = cost
+    return costs.size * 4 + OK
+
+
 #: Multiply-adds per step (n_x n_h m) from which the 2-layer step uses several threads
 #: (each thread takes a range of examples; the partial gradients are summed).
-MLP_THREADS_FROM = 1 << 25
-#: Examples per block within a thread's range.  Measured at (12288, 7, 209): a block of
-#: ``X`` that fits the 2 MB L2 is 8-16 examples wide, too short for vector loops (32
-#: examples: 8.3 ms, 64: 7.8, 101: 6.7, whole: 5.0 ms): blocks only pay for wide ``X``.
+MLP_THREADS_FROM = 1 << 21
+#: Examples per block within a thread's range.
 BLOCK_EXAMPLES = 4096
 
 
-def _mlp_threads(n_x, n_h, m, n_threads):
-    nt = min(n_threads, _MAX_THREADS, m // 64 or 1)
-    return nt if nt > 1 and _PARALLEL and n_x * n_h * m >= MLP_THREADS_FROM else 1
-
-
 def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
-    lr = X.dtype.type(learning_rate)  # the update in the data's precision, as NumPy's
-    if n_threads == 1 or X.size * W1.shape[0] < MLP_THREADS_FROM:  # the common case, fast
-        return _mlp_descend_serial(X, Y, W1, b1, W2, b2, lr, activation, costs, bool(check),
-                                   1, BLOCK_EXAMPLES)
-    nt = _mlp_threads(X.shape[0], W1.shape[0], X.shape[1], n_threads)
-    kernel = _mlp_descend_parallel if nt > 1 else _mlp_descend_serial
-    return kernel(X, Y, W1, b1, W2, b2, lr, activation, costs, bool(check), nt, BLOCK_EXAMPLES)
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    if n_x * n_h * m < MLP_THREADS_FROM:  # the common case, fast: one thread, no BLAS
+        check = 1 if check else 0
+        kernel = _SERIAL[activation][check] or _serial_kernel(activation, check)
+        r = kernel(X, Y, W1, b1, W2, b2, learning_rate, costs, 1)
+        return r & 3, r >> 2
+    if _use_blas_py(n_x, n_h, m):
+        mode, nt = "blas", 1  # the BLAS threads itself
+    else:
+        nt = min(n_threads, _MAX_THREADS, m // 64 or 1)
+        mode = "parallel" if nt > 1 and _PARALLEL else "serial"
+        nt = nt if mode == "parallel" else 1
+    impl = _mlp_descend_blas_impl if mode == "blas" else _mlp_descend_impl
+    r = _kernel(impl, mode, activation, check)(X, Y, W1, b1, W2, b2, learning_rate, costs, nt)
+    return r & 3, r >> 2
+
+
+#: The serial kernels by activation and check, filled on first use (the hot path's table).
+_SERIAL = [[None, None] for _ in ACTIVATIONS]
+
+
+def _serial_kernel(activation, check):
+    k = _SERIAL[activation][check] = _kernel(_mlp_descend_impl, "serial", activation, check)
+    return k
