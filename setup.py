@@ -74,7 +74,8 @@ def build_flags() -> tuple[list[str], list[str], dict]:
                 compile_args.append("-mprefer-vector-width=512")
     link_args = []
     openmp = os.environ.get("FASTNN_OPENMP", "1").strip() != "0"
-    if openmp and _compiles(["-fopenmp"], "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n"):
+    omp_probe = "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n"
+    if openmp and _compiles(["-fopenmp"], omp_probe):
         compile_args.append("-fopenmp")
         link_args.append("-fopenmp")
     else:

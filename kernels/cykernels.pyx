@@ -26,6 +26,7 @@ cimport cython
 cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.limits cimport INT_MAX
+from libc.stdint cimport int64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -588,37 +589,83 @@ cdef inline void _sgd(floating* P, const floating* G, Py_ssize_t n, floating lr)
 # BLAS: the large products of the first layer (row-major arrays seen as column-major)
 # =========================================================================================
 
+# NumPy's own OpenBLAS (CBLAS, ILP64) when the Python side found it (set_cblas, from
+# fastnn._backends._numpy_blas): one BLAS thread pool in the process.  SciPy's otherwise.
+ctypedef void (*cblas_dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
+                               int64_t, const double*, int64_t, double, double*, int64_t) noexcept nogil
+ctypedef void (*cblas_sgemm_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
+                               int64_t, const float*, int64_t, float, float*, int64_t) noexcept nogil
+cdef cblas_dgemm_t _cblas_dgemm = NULL
+cdef cblas_sgemm_t _cblas_sgemm = NULL
+cdef enum:
+    CBLAS_ROW_MAJOR = 101
+    CBLAS_NO_TRANS = 111
+    CBLAS_TRANS = 112
+
+
+def set_cblas(size_t dgemm_address, size_t sgemm_address):
+    """Route the large products to the CBLAS ``cblas_dgemm``/``cblas_sgemm`` (64-bit
+    integer arguments) at these addresses; ``(0, 0)``: back to SciPy's BLAS."""
+    global _cblas_dgemm, _cblas_sgemm
+    if (dgemm_address == 0) != (sgemm_address == 0):
+        raise ValueError("set_cblas: give both addresses or neither")
+    _cblas_dgemm = <cblas_dgemm_t>dgemm_address
+    _cblas_sgemm = <cblas_sgemm_t>sgemm_address
+
+
+def blas_in_use():
+    """"numpy" (NumPy's OpenBLAS, set by set_cblas) or "scipy"."""
+    return "numpy" if _cblas_dgemm != NULL else "scipy"
+
+
 cdef void _gemm_wx(const floating* W, const floating* X, floating* Out, Py_ssize_t n_out,
                    Py_ssize_t n_in, Py_ssize_t m) noexcept nogil:
     """Out (n_out, m) = W (n_out, n_in) X (n_in, m).
 
-    Column-major, Out.T (m, n_out) = X.T (m, n_in) W.T (n_in, n_out): gemm('N', 'N').
+    CBLAS row-major gemm('N', 'N'); SciPy's (column-major): Out.T (m, n_out) = X.T (m, n_in)
+    W.T (n_in, n_out), gemm('N', 'N').
     """
     cdef int im = <int>m, io = <int>n_out, ii = <int>n_in
     cdef char N = b'N'
     cdef double one = 1, zero = 0
     cdef float onef = 1, zerof = 0
     if floating is double:
-        dgemm(&N, &N, &im, &io, &ii, &one, <double*>X, &im, <double*>W, &ii, &zero, Out, &im)
+        if _cblas_dgemm != NULL:
+            _cblas_dgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, n_out, m, n_in, 1.0,
+                         <double*>W, n_in, <double*>X, m, 0.0, <double*>Out, m)
+        else:
+            dgemm(&N, &N, &im, &io, &ii, &one, <double*>X, &im, <double*>W, &ii, &zero, Out, &im)
     else:
-        sgemm(&N, &N, &im, &io, &ii, &onef, <float*>X, &im, <float*>W, &ii, &zerof, Out, &im)
+        if _cblas_sgemm != NULL:
+            _cblas_sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, n_out, m, n_in, 1.0,
+                         <float*>W, n_in, <float*>X, m, 0.0, <float*>Out, m)
+        else:
+            sgemm(&N, &N, &im, &io, &ii, &onef, <float*>X, &im, <float*>W, &ii, &zerof, Out, &im)
 
 
 cdef void _gemm_dxt(const floating* D, const floating* X, floating* G, Py_ssize_t n_out,
                     Py_ssize_t n_in, Py_ssize_t m) noexcept nogil:
     """G (n_out, n_in) = D (n_out, m) X.T, X (n_in, m).
 
-    Column-major, G.T (n_in, n_out) = X (n_in, m) D.T (m, n_out): gemm('T', 'N') on the
-    stored X.T and D.T.
+    CBLAS row-major gemm('N', 'T'); SciPy's (column-major): G.T (n_in, n_out) = X (n_in, m)
+    D.T (m, n_out), gemm('T', 'N') on the stored X.T and D.T.
     """
     cdef int im = <int>m, io = <int>n_out, ii = <int>n_in
     cdef char N = b'N', T = b'T'
     cdef double one = 1, zero = 0
     cdef float onef = 1, zerof = 0
     if floating is double:
-        dgemm(&T, &N, &ii, &io, &im, &one, <double*>X, &im, <double*>D, &im, &zero, G, &ii)
+        if _cblas_dgemm != NULL:
+            _cblas_dgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, n_out, n_in, m, 1.0,
+                         <double*>D, m, <double*>X, m, 0.0, <double*>G, n_in)
+        else:
+            dgemm(&T, &N, &ii, &io, &im, &one, <double*>X, &im, <double*>D, &im, &zero, G, &ii)
     else:
-        sgemm(&T, &N, &ii, &io, &im, &onef, <float*>X, &im, <float*>D, &im, &zerof, G, &ii)
+        if _cblas_sgemm != NULL:
+            _cblas_sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, n_out, n_in, m, 1.0,
+                         <float*>D, m, <float*>X, m, 0.0, <float*>G, n_in)
+        else:
+            sgemm(&T, &N, &ii, &io, &im, &onef, <float*>X, &im, <float*>D, &im, &zerof, G, &ii)
 
 
 cdef bint _use_blas(Py_ssize_t n_out, Py_ssize_t n_in, Py_ssize_t m) noexcept nogil:

@@ -10,6 +10,7 @@ in the extension's docstring (``help(fastnn._cykernels)``).
 from __future__ import annotations
 
 from fastnn import _cykernels
+from fastnn._backends._numpy_blas import cblas_gemm
 from fastnn._cykernels import (
     dot,
     logreg_descend,
@@ -42,6 +43,12 @@ __all__ = [
 NAME = "cython"
 VERSION = _cykernels.build_info()["cython"]
 
+# the large products go to NumPy's own OpenBLAS when it is found (one BLAS thread pool in
+# the process, see _numpy_blas), else to SciPy's
+_NUMPY_BLAS = cblas_gemm()
+if _NUMPY_BLAS is not None:
+    _cykernels.set_cblas(_NUMPY_BLAS[0], _NUMPY_BLAS[1])
+
 
 def details() -> dict:
     """How the extension was built and what it runs with.
@@ -51,7 +58,8 @@ def details() -> dict:
     ``simd`` (the instruction set the compiler targeted: AVX-512, AVX2, SSE2, NEON, ...),
     ``libmvec`` (vector exp/tanh/log1p from glibc), ``max_threads`` (OpenMP's),
     ``tuning`` (the measured block sizes and thresholds), and ``blas``: the BLAS the large
-    products call (SciPy's), with its thread count as threadpoolctl reports it.
+    products call (NumPy's OpenBLAS when found, else SciPy's), with its thread count as
+    threadpoolctl reports it.
     """
     info = _cykernels.build_info()
     info["tuning"] = _cykernels.tuning()
@@ -61,8 +69,17 @@ def details() -> dict:
         info["blas"] = [
             {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}
             for lib in threadpool_info()
-            if lib.get("user_api") == "blas" and "scipy.libs" in str(lib.get("filepath", ""))
+            if lib.get("user_api") == "blas" and _is_in_use(str(lib.get("filepath", "")))
         ]
     except Exception as exc:  # threadpoolctl missing or failing: report, do not break
         info["blas"] = f"unknown ({type(exc).__name__}: {exc})"
     return info
+
+
+def _is_in_use(path: str) -> bool:
+    """Is this BLAS library (a threadpoolctl file path) the one the kernels call?"""
+    if _NUMPY_BLAS is not None:
+        import os
+
+        return os.path.realpath(path) == _NUMPY_BLAS[2]
+    return "scipy.libs" in path

@@ -51,6 +51,7 @@ from numba import njit, prange, types
 from fastnn._backends import ACTIVATIONS, BAD_LABEL, NONFINITE, OK, RELU, TANH
 from fastnn._backends import _numba_math as nm
 from fastnn._backends import _numba_tiles as _tiles
+from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_gemm
 
 NAME = "numba"
 VERSION = numba.__version__
@@ -704,39 +705,11 @@ def _backward(acc, G, Gm, X, c0, L):
         _grad_rows(acc, G, Gm, X, c0, c0 + L)
 
 
-# --- BLAS: NumPy's own (OpenBLAS), called by symbol ------------------------------------
-
-
-def _find_numpy_cblas() -> tuple[int, int] | None:
-    """Addresses of ``cblas_dgemm`` and ``cblas_sgemm`` (ILP64: 64-bit integer arguments)
-    of the OpenBLAS that NumPy's wheels bundle and NumPy itself uses, or None.
-
-    One BLAS, one thread pool, with NumPy (and threadpoolctl's limits), and no SciPy: a
-    second OpenBLAS (SciPy's, numba's own ``np.dot`` binding) in the same process keeps
-    its threads spinning after each call and slows the other down.
-    """
-    import ctypes
-    import glob
-
-    base = os.path.dirname(np.__file__)
-    paths = sorted(glob.glob(os.path.join(base, os.pardir, "numpy.libs", "*openblas*"))
-                   + glob.glob(os.path.join(base, ".dylibs", "*openblas*")))
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_", ""):
-            try:
-                d, s = getattr(lib, prefix + "cblas_dgemm64_"), getattr(lib, prefix + "cblas_sgemm64_")
-            except AttributeError:
-                continue
-            return ctypes.cast(d, ctypes.c_void_p).value, ctypes.cast(s, ctypes.c_void_p).value
-    return None
+# --- BLAS: NumPy's own (OpenBLAS), called by symbol (see _numpy_blas) -----------------
 
 
 def _register_blas() -> bool:
-    found = _find_numpy_cblas()
+    found = cblas_gemm()
     if found is None:
         return False
     import llvmlite.binding as llb
@@ -754,7 +727,7 @@ _cblas_dgemm = types.ExternalFunction("fastnn_cblas_dgemm64", types.void(
     _int, _int, _int, _i64, _i64, _i64, types.float64, _ptr, _i64, _ptr, _i64, types.float64, _ptr, _i64))
 _cblas_sgemm = types.ExternalFunction("fastnn_cblas_sgemm64", types.void(
     _int, _int, _int, _i64, _i64, _i64, types.float32, _ptr, _i64, _ptr, _i64, types.float32, _ptr, _i64))
-_ROW_MAJOR, _N, _T = 101, 111, 112
+_ROW_MAJOR, _N, _T = ROW_MAJOR, NO_TRANS, TRANS
 
 
 @njit(**_INLINE)

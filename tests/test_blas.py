@@ -1,0 +1,68 @@
+"""The large products of the compiled backends go to a BLAS: NumPy's own OpenBLAS when it
+is found (``fastnn/_backends/_numpy_blas.py``), else SciPy's (cython) or register tiles
+(numba).  Each route must give the float64 reference's step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import reference as ref
+from conftest import require_backend
+from tolerances import assert_close
+
+from fastnn import mlp
+
+#: sizes where the first layer's products take the BLAS route (n_h, n_x >= 48 for cython;
+#: n_h >= 32, n_x, m >= 64 and n_x n_h m >= 2^22 for numba) -- and one just below
+SIZES = [(784, 128, 1000), (100, 64, 700), (64, 48, 65), (47, 48, 50)]
+
+
+@pytest.fixture(params=["numpy", "scipy"])
+def cython_blas(request):
+    """The cython backend routed to NumPy's OpenBLAS or to SciPy's, restored afterwards."""
+    require_backend("cython")
+    from fastnn._backends import _numpy_blas, cython
+
+    found = _numpy_blas.cblas_gemm()
+    if request.param == "numpy" and found is None:
+        pytest.skip("this NumPy bundles no OpenBLAS with CBLAS ILP64 symbols")
+    cython._cykernels.set_cblas(*(found[:2] if request.param == "numpy" else (0, 0)))
+    assert cython._cykernels.blas_in_use() == request.param
+    yield request.param
+    cython._cykernels.set_cblas(*(found[:2] if found else (0, 0)))
+
+
+def _check_step(backend, dtype, n_x, n_h, m):
+    rng = np.random.default_rng(n_x * n_h + m)
+    X = rng.standard_normal((n_x, m)).astype(dtype)
+    Y = (rng.random((1, m)) > 0.5).astype(dtype)
+    params = mlp.initialize_parameters(n_x, n_h, 1, random_state=3, dtype=dtype)
+    expected_cost, expected = ref.mlp_step(X, Y, params, 0.5)
+    cost = mlp.train_step(params, X, Y, learning_rate=0.5, backend=backend)
+    assert_close(cost, expected_cost, dtype, what="cost")
+    for key in ("W1", "b1", "W2", "b2"):
+        assert_close(params[key], expected[key], dtype, what=key)
+
+
+@pytest.mark.parametrize("n_x,n_h,m", SIZES)
+def test_cython_blas_routes_agree_with_reference(cython_blas, dtype, n_x, n_h, m):
+    _check_step("cython", dtype, n_x, n_h, m)
+
+
+@pytest.mark.parametrize("n_x,n_h,m", SIZES)
+def test_numba_blas_route_agrees_with_reference(dtype, n_x, n_h, m):
+    require_backend("numba")
+    _check_step("numba", dtype, n_x, n_h, m)
+
+
+def test_numpy_blas_found_on_wheels():
+    """NumPy from PyPI bundles scipy-openblas64: the lookup must find it there (a silent
+    fallback would bring back the second thread pool)."""
+    import numpy
+
+    from fastnn._backends import _numpy_blas
+
+    if "openblas" not in str(numpy.show_config(mode="dicts").get("Build Dependencies", {})).lower():
+        pytest.skip("this NumPy is not built with OpenBLAS")
+    found = _numpy_blas.cblas_gemm()
+    assert found is not None and found[0] and found[1]
