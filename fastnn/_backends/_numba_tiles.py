@@ -74,6 +74,16 @@ def _vtype(context, dtype):
     return ir.VectorType(elem, lanes(dtype.bitwidth // 8)), elem
 
 
+def _block(context, builder, dtype, L):
+    """What both emitters start from: the vector type ``V``, its lanes ``vl``, the element
+    alignment, a zero vector, and a block of ``L`` columns as ``n_vec`` whole vectors plus
+    ``rem`` columns."""
+    V, elem = _vtype(context, dtype)
+    vl = V.count
+    zero = ir.Constant(V, [ir.Constant(elem, 0.0)] * vl)
+    return V, vl, dtype.bitwidth // 8, zero, builder.sdiv(L, _I64(vl)), builder.srem(L, _I64(vl))
+
+
 def _load_vec(builder, V, ptr, align):
     return builder.load(builder.bitcast(ptr, V.as_pointer()), align=align)
 
@@ -136,12 +146,7 @@ def _check_arrays(*arys):
 
 
 def _emit_fwd(context, builder, dtype, Z, W, b, X, h0, c0, L, i0, i1, HT, NV, accumulate):
-    V, elem = _vtype(context, dtype)
-    vl = V.count
-    align = dtype.bitwidth // 8
-    zero = ir.Constant(V, [ir.Constant(elem, 0.0)] * vl)
-    n_vec = builder.sdiv(L, _I64(vl))
-    rem = builder.srem(L, _I64(vl))
+    V, vl, align, zero, n_vec, rem = _block(context, builder, dtype, L)
     n_groups = builder.sdiv(n_vec, _I64(NV))
 
     def tile(col, nv, skip=None):
@@ -229,12 +234,7 @@ def _make_fwd(HT, NV, accumulate):
 
 
 def _emit_bwd(context, builder, dtype, A, G, X, h0, i0, c0, L, HT, IT):
-    V, elem = _vtype(context, dtype)
-    vl = V.count
-    align = dtype.bitwidth // 8
-    zero = ir.Constant(V, [ir.Constant(elem, 0.0)] * vl)
-    n_vec = builder.sdiv(L, _I64(vl))
-    rem = builder.srem(L, _I64(vl))
+    V, vl, align, zero, n_vec, rem = _block(context, builder, dtype, L)
     accs = [[cgutils.alloca_once(builder, V) for _ in range(IT)] for _ in range(HT)]
     for a in range(HT):
         for c in range(IT):

@@ -9,6 +9,8 @@ in the extension's docstring (``help(fastnn._cykernels)``).
 
 from __future__ import annotations
 
+import os
+
 from fastnn import _cykernels
 from fastnn._backends._numpy_blas import cblas_gemm
 from fastnn._cykernels import (
@@ -79,7 +81,5 @@ def details() -> dict:
 def _is_in_use(path: str) -> bool:
     """Is this BLAS library (a threadpoolctl file path) the one the kernels call?"""
     if _NUMPY_BLAS is not None:
-        import os
-
         return os.path.realpath(path) == _NUMPY_BLAS[2]
     return "scipy.libs" in path
