@@ -513,12 +513,27 @@ def test_interleave_skips_failed_samples():
 
 
 def test_a_row_stops_when_its_time_budget_is_spent(monkeypatch):
-    # every batch "takes" one second, whatever calibration found: the row stops at 3 s
+    # every batch "takes" one second, whatever calibration found: the row stops after three
+    # of them (3 s >= 2.5 s).  A slow calibration call (a batch of one) is kept as a first
+    # sample of its own, so count the one-second batches, not all samples.
     monkeypatch.setattr(runner.Prepared, "sample", lambda self: 1.0 / self.number)
     case = Case("propagate", (("n_x", 2), ("m", 10)))
     mode = tiny_mode(rounds=10, min_rounds=1, row_seconds=2.5, batch_seconds=1e-4)
     result = runner.run_case(case, mode, runner.Selection(backends=("numpy",), peers=()))
-    assert len(result.rows[0].times) == 3
+    row = result.rows[0]
+    assert [t * row.batch for t in row.times if t * row.batch == 1.0] == [1.0] * 3
+    assert len(row.times) in (3, 4)
+
+
+def test_a_calibration_sample_counts_against_the_row_budget(monkeypatch):
+    # calibration ran one slow call (0.6 s, kept as a sample; 4 rounds planned from it); the
+    # next calls "take" 1 s: 0.6 + 1 + 1 = 2.6 s >= 2.5 s ends the row before its 4th round
+    monkeypatch.setattr(runner, "calibrate", lambda fn, batch_seconds: (1, 0.6))
+    monkeypatch.setattr(runner.Prepared, "sample", lambda self: 1.0)
+    case = Case("propagate", (("n_x", 2), ("m", 10)))
+    mode = tiny_mode(rounds=10, min_rounds=1, row_seconds=2.5, batch_seconds=1e-4)
+    result = runner.run_case(case, mode, runner.Selection(backends=("numpy",), peers=()))
+    assert result.rows[0].times == [0.6, 1.0, 1.0]
 
 
 def test_resized_batch_shrinks_batches_that_ran_far_too_long():

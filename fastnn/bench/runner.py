@@ -328,7 +328,7 @@ def run_case(
     rounds = [p.rounds for p in prepared]
     samples = [p.result.times for p in prepared]
     at_least = [max(mode.min_rounds, mode.check_rounds if p.result.row in required else 0) for p in prepared]
-    spent = [0.0] * len(prepared)
+    spent = [sum(p.result.times) * p.number for p in prepared]  # a calibration sample counts too
 
     def sampler(i: int) -> Callable[[], float | None]:
         def sample() -> float | None:
