@@ -304,7 +304,7 @@ def test_unavailable_backend_gets_the_dispatch_reason(monkeypatch):
 def test_run_case_interleaves_and_derives():
     case = Case("propagate", (("n_x", 2), ("m", 10)))
     selection = runner.Selection(backends=("numpy", "python"), peers=())
-    result = runner.run_case(case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4), selection)
+    result = runner.run_case(case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4, python_budget=math.inf), selection)
     assert [r.row for r in result.rows] == ["numpy", "python"]
     for r in result.rows:
         assert r.status == OK and len(r.times) == 3 and r.batch >= 1 and r.median > 0
@@ -389,7 +389,13 @@ def test_import_fastnn_stays_light():
 # --- the command line ---------------------------------------------------------------------
 
 
-def test_cli_bench_tiny_run_writes_json(tmp_path, capsys):
+@pytest.fixture
+def no_python_budget(monkeypatch):
+    """The python row always runs: one slow probe on a loaded host must not skip it."""
+    monkeypatch.setattr(runner, "QUICK", dataclasses.replace(runner.QUICK, python_budget=1e9))
+
+
+def test_cli_bench_tiny_run_writes_json(tmp_path, capsys, no_python_budget):
     path = tmp_path / "out" / "bench.json"
     status = main(
         [
@@ -422,7 +428,7 @@ def test_cli_bench_tiny_run_writes_json(tmp_path, capsys):
     assert rows["numpy"]["speedup_vs_numpy"] == 1.0
 
 
-def test_cli_check_exit_status_follows_the_floors(monkeypatch, tmp_path, capsys):
+def test_cli_check_exit_status_follows_the_floors(monkeypatch, tmp_path, capsys, no_python_budget):
     impossible = check.Floor(SMALL_STEP, "python", "numpy", 1e12, "made-up floor")
     trivial = check.Floor(SMALL_STEP, "numpy", "python", 0.0, "made-up floor")
     args = [
@@ -491,7 +497,7 @@ def test_a_row_failing_while_timed_is_reported_and_the_others_go_on(monkeypatch)
     monkeypatch.setattr(runner.Prepared, "sample", sample)
     case = Case("propagate", (("n_x", 2), ("m", 10)))
     selection = runner.Selection(backends=("numpy", "python"), peers=())
-    result = runner.run_case(case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4), selection)
+    result = runner.run_case(case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4, python_budget=math.inf), selection)
     numpy_row, python_row = result.rows
     assert numpy_row.status == OK and len(numpy_row.times) == 3
     assert (
@@ -513,16 +519,15 @@ def test_interleave_skips_failed_samples():
 
 
 def test_a_row_stops_when_its_time_budget_is_spent(monkeypatch):
-    # every batch "takes" one second, whatever calibration found: the row stops after three
-    # of them (3 s >= 2.5 s).  A slow calibration call (a batch of one) is kept as a first
-    # sample of its own, so count the one-second batches, not all samples.
-    monkeypatch.setattr(runner.Prepared, "sample", lambda self: 1.0 / self.number)
+    # calibration (faked: the real one depends on the host's load) sizes batches of 4 calls
+    # of 25 us, planning 10 rounds; every batch then "takes" 1 s (0.25 s per call): the row
+    # stops once 2.5 s are spent, at its third batch
+    monkeypatch.setattr(runner, "calibrate", lambda fn, batch_seconds: (4, 2.5e-5))
+    monkeypatch.setattr(runner.Prepared, "sample", lambda self: 0.25)
     case = Case("propagate", (("n_x", 2), ("m", 10)))
     mode = tiny_mode(rounds=10, min_rounds=1, row_seconds=2.5, batch_seconds=1e-4)
     result = runner.run_case(case, mode, runner.Selection(backends=("numpy",), peers=()))
-    row = result.rows[0]
-    assert [t * row.batch for t in row.times if t * row.batch == 1.0] == [1.0] * 3
-    assert len(row.times) in (3, 4)
+    assert result.rows[0].times == [0.25] * 3
 
 
 def test_a_calibration_sample_counts_against_the_row_budget(monkeypatch):

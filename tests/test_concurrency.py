@@ -77,12 +77,13 @@ def test_concurrent_calls_match_one_caller(compiled_backend, size, two_kernel_th
 def test_fixed_thread_count_is_reproducible(compiled_backend):
     X, Y, params = problem("large", 7)
     runs = []
+    before = fastnn.get_num_threads()
     for n in (1, 2, 2, 1):
         fastnn.set_num_threads(n)
         try:
             runs.append(work(compiled_backend, X, Y, params))
         finally:
-            fastnn.set_num_threads(2)
+            fastnn.set_num_threads(before)
     assert_same(runs[1], runs[2])  # same thread count: bitwise the same
     assert_same(runs[0], runs[3])
     # and a different split of the sums changes only the last bits

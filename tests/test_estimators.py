@@ -105,7 +105,7 @@ def spy_backend(monkeypatch):
 def test_fit_hands_the_kernel_a_transposed_view(spy_backend, Estimator):
     X = np.asfortranarray(np.random.RandomState(3).standard_normal((30, 4)))
     y = np.arange(30) % 2
-    Estimator(backend="xspy", max_iter=250, verbose=True).fit(X, y)  # verbose: chunks of 100
+    Estimator(backend="xspy", max_iter=250, verbose=True, random_state=0).fit(X, y)  # verbose: chunks of 100
     assert len(spy_backend) == 3
     for XT in spy_backend:
         assert XT.shape == (4, 30) and XT.flags.c_contiguous
@@ -114,7 +114,7 @@ def test_fit_hands_the_kernel_a_transposed_view(spy_backend, Estimator):
 
 def test_verbose_shows_progress_with_the_cost(fast_backend, capsys):
     X, y = np.random.RandomState(4).standard_normal((30, 2)), np.arange(30) % 2
-    fastnn.TwoLayerClassifier(max_iter=1000, verbose=True, backend=fast_backend).fit(X, y)
+    fastnn.TwoLayerClassifier(max_iter=1000, verbose=True, random_state=0, backend=fast_backend).fit(X, y)
     err = capsys.readouterr().err
     assert "TwoLayerClassifier" in err and "cost=" in err and "1000/1000" in err
 

@@ -53,7 +53,8 @@ def test_many_small_calls_do_not_grow_memory(backend):
 
 def test_long_fits_do_not_grow_memory(fast_backend):
     X, Y, params = planar()
-    mlp.gradient_descent(params, X, Y, 2_000, 1.2, backend=fast_backend)  # warm up
+    mlp.gradient_descent(params, X, Y, 2_000, 1.2, backend=fast_backend)  # warm up: compile or load
+    logreg.optimize(np.zeros((2, 1)), 0.0, X, Y, 10, 0.1, backend=fast_backend)  # both kernels
     gc.collect()
     rss_before = rss_bytes()
     for _ in range(5):
