@@ -9,13 +9,15 @@ numba backend selects a thread-safe layer, which this test would catch.)
 from __future__ import annotations
 
 import copy
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import require_backend
 
 import fastnn
-from fastnn import logreg, mlp
+from fastnn import _threads, logreg, mlp
 
 #: (n_x, n_h, m): the course's small size (one thread inside) and one far above every
 #: backend's threading threshold (several threads inside)
@@ -88,3 +90,50 @@ def test_fixed_thread_count_is_reproducible(compiled_backend):
     assert_same(runs[0], runs[3])
     # and a different split of the sums changes only the last bits
     np.testing.assert_allclose(runs[0][1]["W1"], runs[1][1]["W1"], rtol=1e-12, atol=1e-15)
+
+
+def test_a_busy_host_runs_the_same_chunks_on_one_thread(monkeypatch, two_kernel_threads):
+    """numba's threaded kernels fall back to one thread while no other core is idle (as the
+    Cython extension does in C): the same chunks, so bitwise the same results."""
+    require_backend("numba")
+    from fastnn._backends import numba as numba_backend
+
+    problem_ = problem("large", 3)
+    free = work("numba", *problem_)
+    seen = []
+
+    def busy():
+        seen.append(True)
+        return False
+
+    monkeypatch.setattr(numba_backend, "cores_free", busy)
+    on_one_thread = work("numba", *problem_)
+    assert seen  # the threaded kernels asked
+    assert_same(free, on_one_thread)
+
+
+@pytest.mark.parametrize(
+    ("loadavg", "cpus", "free"),
+    [
+        ("0.50 0.40 0.30 1/321 4242\n", 2, True),
+        ("1.90 1.10 0.90 2/321 4242\n", 2, False),
+        ("3.0 3.0 3.0 3/99 1\n", 4, True),
+        ("garbage\n", 2, True),
+    ],
+)
+def test_cores_free_reads_the_run_queue(monkeypatch, tmp_path, loadavg, cpus, free):
+    path = tmp_path / "loadavg"
+    path.write_text(loadavg)
+    monkeypatch.setattr(_threads, "_LOADAVG", str(path))
+    monkeypatch.setattr(_threads.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(_threads, "_load", [0.0, not free])
+    monkeypatch.setattr(_threads, "time", types.SimpleNamespace(monotonic=lambda: 100.0))  # a still clock
+    assert _threads.cores_free() is free
+    path.write_text("9.0 9.0 9.0 99/321 4242\n" if free else "0.0 0.0 0.0 1/321 4242\n")
+    assert _threads.cores_free() is free  # looked at again only after 0.1 s
+
+
+def test_cores_free_without_proc_says_free(monkeypatch, tmp_path):
+    monkeypatch.setattr(_threads, "_LOADAVG", str(tmp_path / "missing"))
+    monkeypatch.setattr(_threads, "_load", [0.0, False])
+    assert _threads.cores_free() is True

@@ -29,8 +29,10 @@ Design
   PyPI); kernels ask LLVM for 512-bit vectors on AVX-512 hosts that do not slow down.
 * **Threads only where they pay**: the multi-threaded variant of a kernel (compiled from
   the same Python function, ``prange`` being ``range`` in the serial one) runs above a
-  size threshold, never below.  The threading layer is a thread-safe one
-  (``threadsafe``: TBB, else OpenMP) unless ``NUMBA_THREADING_LAYER`` says otherwise.
+  size threshold, never below, and on one thread while no other core is idle
+  (:func:`fastnn._threads.cores_free`, as the Cython backend does).  The threading layer
+  is a thread-safe one (``threadsafe``: TBB, else OpenMP) unless
+  ``NUMBA_THREADING_LAYER`` says otherwise.
 * ``error_model="numpy"`` (no zero-division checks that stop vectorization) and only the
   fastmath flags that keep IEEE NaN/inf semantics: the finiteness checks rely on them
   (``inf * 0`` is NaN; a sum of ``v * 0`` over values is 0 exactly when all are finite).
@@ -52,6 +54,7 @@ from fastnn._backends import ACTIVATIONS, BAD_LABEL, NONFINITE, OK, RELU, TANH
 from fastnn._backends import _numba_math as nm
 from fastnn._backends import _numba_tiles as _tiles
 from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_gemm
+from fastnn._threads import cores_free
 
 NAME = "numba"
 VERSION = numba.__version__
@@ -840,10 +843,23 @@ _dot_serial, _dot_parallel = _variants(_dot_impl)
 DOT_THREADS_FROM = 1 << 18
 
 
+def _on_free_cores(kernel, *args):
+    """Call a parallel kernel on all its threads while another core is idle, else on one
+    thread (its ``nt`` chunks unchanged: bitwise the same result; see ``cores_free``)."""
+    if cores_free():
+        return kernel(*args)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
+
+
 def dot(a, b, n_threads=1):
     nt = min(n_threads, _MAX_THREADS)
     if nt > 1 and _PARALLEL and a.size >= DOT_THREADS_FROM:
-        return float(_dot_parallel(a, b, nt))
+        return float(_on_free_cores(_dot_parallel, a, b, nt))
     return float(_dot_serial(a, b, 1))
 
 
@@ -951,7 +967,7 @@ def logreg_propagate(w, b, X, Y, n_threads=1):
     else:
         nt = _logreg_threads(X, n_threads)
         kernel = _logreg_propagate_parallel if nt > 1 else _logreg_propagate_serial
-        status, dw, db, cost = kernel(w, b, X, Y, nt)
+        status, dw, db, cost = _on_free_cores(kernel, w, b, X, Y, nt)
     if status == BAD_LABEL:
         return BAD_LABEL, None, 0.0, 0.0
     return status, dw, db, cost  # numba returns Python ints and floats
@@ -994,7 +1010,8 @@ _logreg_descend_serial, _logreg_descend_parallel = _variants(_logreg_descend_imp
 def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
     nt = _logreg_threads(X, n_threads)
     kernel = _logreg_descend_parallel if nt > 1 else _logreg_descend_serial
-    status, n_done = kernel(w, b, X, Y, X.dtype.type(learning_rate), costs, dw, db, bool(check), nt)
+    args = (w, b, X, Y, X.dtype.type(learning_rate), costs, dw, db, bool(check), nt)
+    status, n_done = _on_free_cores(kernel, *args) if nt > 1 else kernel(*args)
     return int(status), int(n_done)
 
 
@@ -1273,7 +1290,9 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
         mode = "parallel" if nt > 1 and _PARALLEL else "serial"
         nt = nt if mode == "parallel" else 1
     impl = _mlp_descend_blas_impl if mode == "blas" else _mlp_descend_impl
-    r = _kernel(impl, mode, activation, check)(X, Y, W1, b1, W2, b2, learning_rate, costs, nt)
+    kernel = _kernel(impl, mode, activation, check)
+    args = (X, Y, W1, b1, W2, b2, learning_rate, costs, nt)
+    r = _on_free_cores(kernel, *args) if mode == "parallel" else kernel(*args)
     return r & 3, r >> 2
 
 
