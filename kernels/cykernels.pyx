@@ -595,27 +595,37 @@ ctypedef void (*cblas_dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double,
                                int64_t, const double*, int64_t, double, double*, int64_t) noexcept nogil
 ctypedef void (*cblas_sgemm_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
                                int64_t, const float*, int64_t, float, float*, int64_t) noexcept nogil
+ctypedef double (*cblas_ddot_t)(int64_t, const double*, int64_t, const double*, int64_t) noexcept nogil
 cdef cblas_dgemm_t _cblas_dgemm = NULL
 cdef cblas_sgemm_t _cblas_sgemm = NULL
+cdef cblas_ddot_t _cblas_ddot = NULL
 cdef enum:
     CBLAS_ROW_MAJOR = 101
     CBLAS_NO_TRANS = 111
     CBLAS_TRANS = 112
 
 
-def set_cblas(size_t dgemm_address, size_t sgemm_address):
+def set_cblas(size_t dgemm_address, size_t sgemm_address, size_t ddot_address=0):
     """Route the large products to the CBLAS ``cblas_dgemm``/``cblas_sgemm`` (64-bit
-    integer arguments) at these addresses; ``(0, 0)``: back to SciPy's BLAS."""
-    global _cblas_dgemm, _cblas_sgemm
+    integer arguments) at these addresses; ``(0, 0)``: back to SciPy's BLAS.  With
+    ``ddot_address``, a float64 ``dot`` long enough for threads runs that ``cblas_ddot``
+    (the BLAS threads itself: one pool in the process); 0: the extension's own loop."""
+    global _cblas_dgemm, _cblas_sgemm, _cblas_ddot
     if (dgemm_address == 0) != (sgemm_address == 0):
         raise ValueError("set_cblas: give both addresses or neither")
     _cblas_dgemm = <cblas_dgemm_t>dgemm_address
     _cblas_sgemm = <cblas_sgemm_t>sgemm_address
+    _cblas_ddot = <cblas_ddot_t>ddot_address
 
 
 def blas_in_use():
     """"numpy" (NumPy's OpenBLAS, set by set_cblas) or "scipy"."""
     return "numpy" if _cblas_dgemm != NULL else "scipy"
+
+
+def blas_dot_in_use():
+    """Whether a long float64 ``dot`` runs NumPy's ``cblas_ddot`` (set by set_cblas)."""
+    return _cblas_ddot != NULL
 
 
 cdef void _gemm_wx(const floating* W, const floating* X, floating* Out, Py_ssize_t n_out,
@@ -1320,7 +1330,9 @@ def dot(cnp.ndarray a not None, cnp.ndarray b not None, int n_threads=1):
     if FASTNN_OPENMP and n_threads > 1 and n >= 2 * DOT_THREAD_MIN:
         n_chunks = max(1, min(<Py_ssize_t>n_threads, n // DOT_THREAD_MIN, MAX_CHUNKS))
     with nogil:
-        if n_chunks == 1:
+        if n_chunks > 1 and t == cnp.NPY_DOUBLE and _cblas_ddot != NULL:
+            s = _cblas_ddot(n, <double*>pa, 1, <double*>pb, 1)  # NumPy's pool threads it
+        elif n_chunks == 1:
             if t == cnp.NPY_DOUBLE:
                 s = _dot(<double*>pa, <double*>pb, n)
             else:

@@ -10,6 +10,7 @@ import reference as ref
 from conftest import require_backend
 from tolerances import assert_close
 
+import fastnn
 from fastnn import mlp
 
 #: sizes where the first layer's products take the BLAS route (n_h, n_x >= 48 for cython;
@@ -66,3 +67,51 @@ def test_numpy_blas_found_on_wheels():
         pytest.skip("this NumPy is not built with OpenBLAS")
     found = _numpy_blas.cblas_gemm()
     assert found is not None and found[0] and found[1]
+
+
+@pytest.fixture
+def two_threads():
+    before = fastnn.get_num_threads()
+    fastnn.set_num_threads(2)
+    yield
+    fastnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("route", ["numpy", "own loop"])
+def test_cython_long_dot_routes_agree_with_reference(two_threads, route):
+    """A float64 dot long enough for threads runs NumPy's cblas_ddot (one thread pool) or,
+    without it, the extension's threaded loop; both give the exact sum to ~1e-15."""
+    require_backend("cython")
+    from fastnn._backends import _numpy_blas, cython
+
+    found, ddot = _numpy_blas.cblas_gemm(), _numpy_blas.cblas_ddot()
+    if route == "numpy" and not (found and ddot):
+        pytest.skip("this NumPy bundles no OpenBLAS with CBLAS ILP64 symbols")
+    try:
+        cython._cykernels.set_cblas(*(found[:2] if found else (0, 0)), ddot if route == "numpy" else 0)
+        assert cython._cykernels.blas_dot_in_use() == (route == "numpy")
+        _check_long_dot("cython")
+    finally:
+        cython._cykernels.set_cblas(*(found[:2] if found else (0, 0)), ddot or 0)
+
+
+def test_numba_long_dot_agrees_with_reference(two_threads):
+    require_backend("numba")
+    _check_long_dot("numba")
+
+
+def _check_long_dot(backend):
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal(1_000_003), rng.standard_normal(1_000_003)
+    exact = float(np.dot(a.astype(np.longdouble), b.astype(np.longdouble)))
+    got = fastnn.dot(a, b, backend=backend)
+    assert abs(got - exact) <= 1e-15 * float(np.dot(np.abs(a), np.abs(b)))
+    assert fastnn.dot(a[:1000], b[:1000], backend=backend) == pytest.approx(np.dot(a[:1000], b[:1000]), rel=1e-13)
+
+
+def test_numpy_ddot_found_with_gemm():
+    from fastnn._backends import _numpy_blas
+
+    if _numpy_blas.cblas_gemm() is None:
+        pytest.skip("this NumPy bundles no OpenBLAS with CBLAS ILP64 symbols")
+    assert _numpy_blas.cblas_ddot()

@@ -1,13 +1,14 @@
-"""NumPy's own BLAS for the compiled backends: the addresses of its CBLAS ``?gemm``.
+"""NumPy's own BLAS for the compiled backends: the addresses of its CBLAS ``?gemm``, ``ddot``.
 
 NumPy's wheels bundle an OpenBLAS (``scipy-openblas64``, ILP64: 64-bit integer arguments)
 that ``np.dot`` itself uses.  The ``numba`` and ``cython`` kernels call the same library for
-their large products, by symbol, so that a process holds one BLAS thread pool -- the one
-threadpoolctl limits and NumPy already warmed up -- and no second OpenBLAS whose idle
-threads keep spinning after each call and slow the other down (measured: the cython
-backend's (784, 128, 1000) step, through SciPy's OpenBLAS interleaved with NumPy calls,
-varied between 11 and 37 ms).  Without such a wheel (a distribution's NumPy), the
-backends fall back: numba to its register tiles, cython to SciPy's BLAS.
+their large products (and a long float64 ``dot``), by symbol, so that a process holds one
+BLAS thread pool -- the one threadpoolctl limits and NumPy already warmed up -- and no
+second pool whose idle threads keep spinning after each call and slow the other down
+(measured: the cython backend's (784, 128, 1000) step, through SciPy's OpenBLAS
+interleaved with NumPy calls, varied between 11 and 37 ms).  Without such a wheel (a
+distribution's NumPy), the backends fall back: numba to its register tiles, cython to
+SciPy's BLAS, and both to their own threaded loop for ``dot``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 
 
 @cache
-def cblas_gemm() -> tuple[int, int, str] | None:
-    """``(address of cblas_dgemm64_, address of cblas_sgemm64_, library path)`` of NumPy's
-    bundled OpenBLAS, or None when NumPy has none we can find."""
+def _openblas() -> tuple[ctypes.CDLL, str, str] | None:
+    """``(library, symbol prefix, path)`` of NumPy's bundled OpenBLAS with CBLAS ILP64
+    symbols, or None when NumPy has none we can find."""
     base = os.path.dirname(np.__file__)
     paths = sorted(glob.glob(os.path.join(base, os.pardir, "numpy.libs", "*openblas*"))
                    + glob.glob(os.path.join(base, ".dylibs", "*openblas*")))
@@ -36,10 +37,27 @@ def cblas_gemm() -> tuple[int, int, str] | None:
         except OSError:
             continue
         for prefix in ("scipy_", ""):
-            try:
-                d, s = getattr(lib, prefix + "cblas_dgemm64_"), getattr(lib, prefix + "cblas_sgemm64_")
-            except AttributeError:
-                continue
-            return (ctypes.cast(d, ctypes.c_void_p).value, ctypes.cast(s, ctypes.c_void_p).value,
-                    os.path.realpath(path))
+            if hasattr(lib, prefix + "cblas_dgemm64_"):
+                return lib, prefix, os.path.realpath(path)
     return None
+
+
+def _address(name: str) -> int | None:
+    """The address of CBLAS function ``name`` (``cblas_ddot64_``, ...) in NumPy's OpenBLAS."""
+    found = _openblas()
+    if found is None or not hasattr(found[0], found[1] + name):
+        return None
+    return ctypes.cast(getattr(found[0], found[1] + name), ctypes.c_void_p).value
+
+
+def cblas_gemm() -> tuple[int, int, str] | None:
+    """``(address of cblas_dgemm64_, address of cblas_sgemm64_, library path)`` of NumPy's
+    bundled OpenBLAS, or None when NumPy has none we can find."""
+    d, s = _address("cblas_dgemm64_"), _address("cblas_sgemm64_")
+    return (d, s, _openblas()[2]) if d and s else None
+
+
+def cblas_ddot() -> int | None:
+    """The address of NumPy's ``cblas_ddot64_`` (what ``np.dot`` of two float64 vectors
+    runs, threaded for long ones), or None."""
+    return _address("cblas_ddot64_")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from fastnn import _cykernels
-from fastnn._backends._numpy_blas import cblas_gemm
+from fastnn._backends._numpy_blas import cblas_ddot, cblas_gemm
 from fastnn._cykernels import (
     dot,
     logreg_descend,
@@ -45,11 +45,11 @@ __all__ = [
 NAME = "cython"
 VERSION = _cykernels.build_info()["cython"]
 
-# the large products go to NumPy's own OpenBLAS when it is found (one BLAS thread pool in
-# the process, see _numpy_blas), else to SciPy's
+# the large products (and a long float64 dot) go to NumPy's own OpenBLAS when it is found
+# (one BLAS thread pool in the process, see _numpy_blas), else to SciPy's (own loop: dot)
 _NUMPY_BLAS = cblas_gemm()
 if _NUMPY_BLAS is not None:
-    _cykernels.set_cblas(_NUMPY_BLAS[0], _NUMPY_BLAS[1])
+    _cykernels.set_cblas(_NUMPY_BLAS[0], _NUMPY_BLAS[1], cblas_ddot() or 0)
 
 
 def details() -> dict:

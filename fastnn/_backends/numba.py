@@ -53,7 +53,7 @@ from numba import njit, prange, types
 from fastnn._backends import ACTIVATIONS, BAD_LABEL, NONFINITE, OK, RELU, TANH
 from fastnn._backends import _numba_math as nm
 from fastnn._backends import _numba_tiles as _tiles
-from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_gemm
+from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_ddot, cblas_gemm
 from fastnn._threads import cores_free
 
 NAME = "numba"
@@ -151,6 +151,8 @@ def details() -> dict:
                          "mlp": MLP_THREADS_FROM},
         "blas": ("NumPy's OpenBLAS (cblas_?gemm64_, by symbol) for products with n_h >= 32"
                  if BLAS else "none found: register tiles for every product"),
+        "blas_dot": ("NumPy's cblas_ddot64_ for a float64 dot from the threads' threshold"
+                     if BLAS_DOT else "none: the threaded loop"),
     }
 
 
@@ -711,21 +713,24 @@ def _backward(acc, G, Gm, X, c0, L):
 # --- BLAS: NumPy's own (OpenBLAS), called by symbol (see _numpy_blas) -----------------
 
 
-def _register_blas() -> bool:
-    found = cblas_gemm()
-    if found is None:
-        return False
+def _register_blas() -> tuple[bool, bool]:
+    """Make NumPy's ``cblas_?gemm64_`` (and ``cblas_ddot64_``) callable from kernels."""
     import llvmlite.binding as llb
 
-    llb.add_symbol("fastnn_cblas_dgemm64", found[0])
-    llb.add_symbol("fastnn_cblas_sgemm64", found[1])
-    return True
+    found, ddot = cblas_gemm(), cblas_ddot()
+    if found is not None:
+        llb.add_symbol("fastnn_cblas_dgemm64", found[0])
+        llb.add_symbol("fastnn_cblas_sgemm64", found[1])
+    if ddot:
+        llb.add_symbol("fastnn_cblas_ddot64", ddot)
+    return found is not None, bool(ddot)
 
 
 #: False when NumPy's BLAS is not found (not a scipy-openblas wheel): the big products
-#: then use the register tiles too.
-BLAS = _register_blas()
+#: then use the register tiles too, and a long dot the threaded loop.
+BLAS, BLAS_DOT = _register_blas()
 _i64, _int, _ptr = types.int64, types.intc, types.voidptr
+_cblas_ddot = types.ExternalFunction("fastnn_cblas_ddot64", types.float64(_i64, _ptr, _i64, _ptr, _i64))
 _cblas_dgemm = types.ExternalFunction("fastnn_cblas_dgemm64", types.void(
     _int, _int, _int, _i64, _i64, _i64, types.float64, _ptr, _i64, _ptr, _i64, types.float64, _ptr, _i64))
 _cblas_sgemm = types.ExternalFunction("fastnn_cblas_sgemm64", types.void(
@@ -856,9 +861,17 @@ def _on_free_cores(kernel, *args):
         numba.set_num_threads(threads)
 
 
+@njit(**_JIT)
+def _blas_dot(a, b):
+    """NumPy's ``cblas_ddot`` on two contiguous float64 vectors (its threads, its pool)."""
+    return _cblas_ddot(a.size, a.ctypes, 1, b.ctypes, 1)
+
+
 def dot(a, b, n_threads=1):
     nt = min(n_threads, _MAX_THREADS)
     if nt > 1 and _PARALLEL and a.size >= DOT_THREADS_FROM:
+        if BLAS_DOT and a.dtype == np.float64:
+            return float(_blas_dot(a, b))  # one thread pool in the process: NumPy's
         return float(_on_free_cores(_dot_parallel, a, b, nt))
     return float(_dot_serial(a, b, 1))
 
