@@ -1317,7 +1317,10 @@ cdef double _dot(const floating* a, const floating* b, Py_ssize_t n) noexcept no
 
 
 def dot(cnp.ndarray a not None, cnp.ndarray b not None, int n_threads=1):
-    """Inner product sum_i a[i] b[i] of two 1-D arrays of equal length (float64 sum)."""
+    """Inner product sum_i a[i] b[i] of two 1-D arrays of equal length (float64 sum).
+
+    Long enough for threads, a float64 product runs NumPy's cblas_ddot when set_cblas gave
+    it: its own threads, so that result follows the BLAS's thread count, not n_threads."""
     cdef int t = _float_type(a, "a")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a), c, n_chunks = 1
     _expect(a, "a", t, n, -1, False)

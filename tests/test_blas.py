@@ -27,10 +27,11 @@ def cython_blas(request):
     found = _numpy_blas.cblas_gemm()
     if request.param == "numpy" and found is None:
         pytest.skip("this NumPy bundles no OpenBLAS with CBLAS ILP64 symbols")
-    cython._cykernels.set_cblas(*(found[:2] if request.param == "numpy" else (0, 0)))
+    ddot = _numpy_blas.cblas_ddot() or 0
+    cython._cykernels.set_cblas(*(found[:2] if request.param == "numpy" else (0, 0)), ddot)
     assert cython._cykernels.blas_in_use() == request.param
     yield request.param
-    cython._cykernels.set_cblas(*(found[:2] if found else (0, 0)))
+    cython._cykernels.set_cblas(*(found[:2] if found else (0, 0)), ddot)
 
 
 def _check_step(backend, dtype, n_x, n_h, m):
@@ -90,22 +91,31 @@ def test_cython_long_dot_routes_agree_with_reference(two_threads, route):
     try:
         cython._cykernels.set_cblas(*(found[:2] if found else (0, 0)), ddot if route == "numpy" else 0)
         assert cython._cykernels.blas_dot_in_use() == (route == "numpy")
-        _check_long_dot("cython")
+        _check_long_dot("cython", through_blas=route == "numpy" and cython.details()["openmp"])
     finally:
         cython._cykernels.set_cblas(*(found[:2] if found else (0, 0)), ddot or 0)
 
 
-def test_numba_long_dot_agrees_with_reference(two_threads):
+@pytest.mark.parametrize("route", ["numpy", "own loop"])
+def test_numba_long_dot_routes_agree_with_reference(monkeypatch, two_threads, route):
     require_backend("numba")
-    _check_long_dot("numba")
+    from fastnn._backends import numba as numba_backend
+
+    if route == "numpy" and not (numba_backend.BLAS_DOT and numba_backend._PARALLEL):
+        pytest.skip("no NumPy cblas_ddot found (or numba without threads)")
+    monkeypatch.setattr(numba_backend, "BLAS_DOT", route == "numpy")
+    _check_long_dot("numba", through_blas=route == "numpy")
 
 
-def _check_long_dot(backend):
+def _check_long_dot(backend, through_blas):
     rng = np.random.default_rng(5)
     a, b = rng.standard_normal(1_000_003), rng.standard_normal(1_000_003)
     exact = float(np.dot(a.astype(np.longdouble), b.astype(np.longdouble)))
     got = fastnn.dot(a, b, backend=backend)
     assert abs(got - exact) <= 1e-15 * float(np.dot(np.abs(a), np.abs(b)))
+    # np.dot runs the same cblas_ddot with the same threads: bitwise the same sum, the
+    # proof the route was taken (the own loops sum in another order)
+    assert (got == np.dot(a, b)) == through_blas
     assert fastnn.dot(a[:1000], b[:1000], backend=backend) == pytest.approx(np.dot(a[:1000], b[:1000]), rel=1e-13)
 
 

@@ -99,16 +99,16 @@ def test_a_busy_host_runs_the_same_chunks_on_one_thread(monkeypatch, two_kernel_
     from fastnn._backends import numba as numba_backend
 
     problem_ = problem("large", 3)
+    monkeypatch.setattr(numba_backend, "cores_free", lambda: True)
     free = work("numba", *problem_)
-    seen = []
-
-    def busy():
-        seen.append(True)
-        return False
-
-    monkeypatch.setattr(numba_backend, "cores_free", busy)
+    threads = numba_backend.numba.get_num_threads()
+    calls = []
+    set_num_threads = numba_backend.numba.set_num_threads
+    monkeypatch.setattr(numba_backend, "cores_free", lambda: False)
+    monkeypatch.setattr(numba_backend.numba, "set_num_threads", lambda n: calls.append(n) or set_num_threads(n))
     on_one_thread = work("numba", *problem_)
-    assert seen  # the threaded kernels asked
+    assert calls and calls[:2] == [1, threads]  # one thread for the kernel, then restored
+    assert numba_backend.numba.get_num_threads() == threads
     assert_same(free, on_one_thread)
 
 

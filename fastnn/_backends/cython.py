@@ -61,10 +61,12 @@ def details() -> dict:
     ``libmvec`` (vector exp/tanh/log1p from glibc), ``max_threads`` (OpenMP's),
     ``tuning`` (the measured block sizes and thresholds), and ``blas``: the BLAS the large
     products call (NumPy's OpenBLAS when found, else SciPy's), with its thread count as
-    threadpoolctl reports it.
+    threadpoolctl reports it; ``blas_dot``: whether a long float64 ``dot`` calls NumPy's
+    ``cblas_ddot`` (else the extension's own threaded loop).
     """
     info = _cykernels.build_info()
     info["tuning"] = _cykernels.tuning()
+    info["blas_dot"] = bool(_cykernels.blas_dot_in_use() and info.get("openmp"))
     try:
         from threadpoolctl import threadpool_info
 

@@ -152,7 +152,7 @@ def details() -> dict:
         "blas": ("NumPy's OpenBLAS (cblas_?gemm64_, by symbol) for products with n_h >= 32"
                  if BLAS else "none found: register tiles for every product"),
         "blas_dot": ("NumPy's cblas_ddot64_ for a float64 dot from the threads' threshold"
-                     if BLAS_DOT else "none: the threaded loop"),
+                     if BLAS_DOT and _PARALLEL else "none: the own loop"),
     }
 
 
@@ -854,8 +854,8 @@ def _on_free_cores(kernel, *args):
     if cores_free():
         return kernel(*args)
     threads = numba.get_num_threads()
-    numba.set_num_threads(1)
     try:
+        numba.set_num_threads(1)  # this Python thread's setting only (numba's TLS)
         return kernel(*args)
     finally:
         numba.set_num_threads(threads)
@@ -870,7 +870,7 @@ def _blas_dot(a, b):
 def dot(a, b, n_threads=1):
     nt = min(n_threads, _MAX_THREADS)
     if nt > 1 and _PARALLEL and a.size >= DOT_THREADS_FROM:
-        if BLAS_DOT and a.dtype == np.float64:
+        if BLAS_DOT and a.dtype == b.dtype == np.float64 and a.flags.c_contiguous and b.flags.c_contiguous:
             return float(_blas_dot(a, b))  # one thread pool in the process: NumPy's
         return float(_on_free_cores(_dot_parallel, a, b, nt))
     return float(_dot_serial(a, b, 1))
@@ -979,8 +979,10 @@ def logreg_propagate(w, b, X, Y, n_threads=1):
         status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1)
     else:
         nt = _logreg_threads(X, n_threads)
-        kernel = _logreg_propagate_parallel if nt > 1 else _logreg_propagate_serial
-        status, dw, db, cost = _on_free_cores(kernel, w, b, X, Y, nt)
+        if nt > 1:
+            status, dw, db, cost = _on_free_cores(_logreg_propagate_parallel, w, b, X, Y, nt)
+        else:
+            status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1)
     if status == BAD_LABEL:
         return BAD_LABEL, None, 0.0, 0.0
     return status, dw, db, cost  # numba returns Python ints and floats
