@@ -56,6 +56,15 @@ def compiled_backend(request) -> str:
     return require_backend(request.param)
 
 
+@pytest.fixture
+def two_kernel_threads():
+    """fastnn's kernels may use 2 threads (restored afterwards): the threaded paths run."""
+    before = fastnn.get_num_threads()
+    fastnn.set_num_threads(2)
+    yield
+    fastnn.set_num_threads(before)
+
+
 @pytest.fixture(params=DTYPES, ids=["float64", "float32"])
 def dtype(request):
     return np.dtype(request.param)

@@ -70,16 +70,8 @@ def test_numpy_blas_found_on_wheels():
     assert found is not None and found[0] and found[1]
 
 
-@pytest.fixture
-def two_threads():
-    before = fastnn.get_num_threads()
-    fastnn.set_num_threads(2)
-    yield
-    fastnn.set_num_threads(before)
-
-
 @pytest.mark.parametrize("route", ["numpy", "own loop"])
-def test_cython_long_dot_routes_agree_with_reference(two_threads, route):
+def test_cython_long_dot_routes_agree_with_reference(two_kernel_threads, route):
     """A float64 dot long enough for threads runs NumPy's cblas_ddot (one thread pool) or,
     without it, the extension's threaded loop; both give the exact sum to ~1e-15."""
     require_backend("cython")
@@ -97,7 +89,7 @@ def test_cython_long_dot_routes_agree_with_reference(two_threads, route):
 
 
 @pytest.mark.parametrize("route", ["numpy", "own loop"])
-def test_numba_long_dot_routes_agree_with_reference(monkeypatch, two_threads, route):
+def test_numba_long_dot_routes_agree_with_reference(monkeypatch, two_kernel_threads, route):
     require_backend("numba")
     from fastnn._backends import numba as numba_backend
 

@@ -26,14 +26,6 @@ CALLERS = 6
 CALLS_PER_CALLER = 4
 
 
-@pytest.fixture
-def two_kernel_threads():
-    before = fastnn.get_num_threads()
-    fastnn.set_num_threads(2)
-    yield
-    fastnn.set_num_threads(before)
-
-
 def problem(size, seed):
     n_x, n_h, m = SIZES[size]
     rng = np.random.RandomState(seed)
