@@ -44,17 +44,42 @@ def set_num_threads(n: int) -> None:
 #: Seconds between two looks at the run queue (the C twin in kernels/vecmath.h: the same).
 _LOAD_EVERY = 0.1
 _LOADAVG = "/proc/loadavg"
+_TASKS = "/proc/self/task"
 _load = [0.0, True]  # [next look (time.monotonic), cores free]
 
 
+def _running_here() -> int:
+    """Runnable threads of this process (state ``R`` in ``/proc/self/task/*/stat``)."""
+    n = 0
+    try:
+        tids = os.listdir(_TASKS)
+    except OSError:
+        return 1  # this thread
+    for tid in tids:
+        try:
+            with open(f"{_TASKS}/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # the thread has ended
+            continue
+        end = stat.rfind(b")")  # the name, in parentheses, may hold spaces
+        n += stat[end + 2:end + 3] == b"R"
+    return max(n, 1)
+
+
 def cores_free() -> bool:
-    """Whether another core is idle: fewer runnable threads than CPUs right now (the fourth
-    field of ``/proc/loadavg``, looked at every 0.1 s at most; True where it is missing).
+    """Whether a core is idle for a kernel's second thread: fewer runnable threads in
+    *other* processes than CPUs minus this thread (the fourth field of ``/proc/loadavg``
+    less this process's runnable threads; looked at every 0.1 s at most; True where
+    ``/proc`` is missing).
 
     A threaded kernel runs its chunks on one thread when this is False: the same chunks,
-    so bitwise the same result, without two threads fighting a busy core (another
-    library's thread pool still spinning after its call, say, which costs several times
-    the kernel).  The Python twin of ``fastnn_cores_free`` in ``kernels/vecmath.h``.
+    so bitwise the same result, without two threads fighting over a core another
+    program is using.  This process's own runnable threads do not count: after a call,
+    a thread pool's workers (numba's, OpenBLAS's, the Cython extension's OpenMP) spin
+    for a while before they sleep, and they yield or are the kernel's own workers
+    (counting them, the check said "busy" after nearly every call and halved the
+    threaded kernels' speed in loops).  The Python twin of ``fastnn_cores_free`` in
+    ``kernels/vecmath.h``.
     """
     now = time.monotonic()
     if now >= _load[0]:
@@ -62,7 +87,8 @@ def cores_free() -> bool:
         try:
             with open(_LOADAVG, "rb") as f:
                 running = int(f.read().split()[3].split(b"/")[0])
-            _load[1] = running < (os.cpu_count() or 1)
+            others = running - _running_here()
+            _load[1] = others + 1 < (os.cpu_count() or 1)
         except (OSError, ValueError, IndexError):
             _load[1] = True
     return _load[1]
