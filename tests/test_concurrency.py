@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import reference as ref
 from conftest import require_backend
+from tolerances import FIT_RTOL, assert_close
 
 import fastnn
 from fastnn import _threads, logreg, mlp
@@ -116,7 +118,10 @@ def test_a_busy_host_runs_the_same_chunks_on_one_thread(monkeypatch, two_kernel_
 def test_cores_free_reads_the_run_queue(monkeypatch, tmp_path, loadavg, cpus, free):
     path = tmp_path / "loadavg"
     path.write_text(loadavg)
+    (tmp_path / "task" / "7").mkdir(parents=True)  # this process: the caller, running
+    (tmp_path / "task" / "7" / "stat").write_text("7 (python) R 1 2 3\n")
     monkeypatch.setattr(_threads, "_LOADAVG", str(path))
+    monkeypatch.setattr(_threads, "_TASKS", str(tmp_path / "task"))
     monkeypatch.setattr(_threads.os, "cpu_count", lambda: cpus)
     monkeypatch.setattr(_threads, "_load", [0.0, not free])
     monkeypatch.setattr(_threads, "time", types.SimpleNamespace(monotonic=lambda: 100.0))  # a still clock
@@ -129,3 +134,58 @@ def test_cores_free_without_proc_says_free(monkeypatch, tmp_path):
     monkeypatch.setattr(_threads, "_LOADAVG", str(tmp_path / "missing"))
     monkeypatch.setattr(_threads, "_load", [0.0, False])
     assert _threads.cores_free() is True
+
+
+def test_cores_free_does_not_count_this_process(monkeypatch, tmp_path):
+    """Two runnable tasks on two CPUs, both this process's (the caller and a thread pool
+    spinning after its call): a core is free.  A third, another program's: none is."""
+    loadavg = tmp_path / "loadavg"
+    tasks = tmp_path / "task"
+    for tid, state in ((11, "R"), (12, "R"), (13, "S")):
+        (tasks / str(tid)).mkdir(parents=True)
+        (tasks / str(tid) / "stat").write_text(f"{tid} (python3 (a b)) {state} 1 2 3\n")
+    monkeypatch.setattr(_threads, "_LOADAVG", str(loadavg))
+    monkeypatch.setattr(_threads, "_TASKS", str(tasks))
+    monkeypatch.setattr(_threads.os, "cpu_count", lambda: 2)
+    clock = [100.0]
+    monkeypatch.setattr(_threads, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(_threads, "_load", [0.0, False])
+    loadavg.write_text("1.0 1.0 1.0 2/321 4242\n")
+    assert _threads._running_here() == 2
+    assert _threads.cores_free() is True
+    clock[0] += 1
+    loadavg.write_text("1.0 1.0 1.0 3/321 4242\n")
+    assert _threads.cores_free() is False
+
+
+@pytest.mark.parametrize("split", ["features", "examples"])
+def test_numba_logreg_thread_splits_agree_with_reference(monkeypatch, two_kernel_threads, dtype, split):
+    """Both ways numba's logistic regression cuts its work between threads (the rows of X,
+    streamed, or ranges of examples), forced at a small size, give the reference."""
+    require_backend("numba")
+    from fastnn._backends import numba as numba_backend
+
+    monkeypatch.setattr(numba_backend, "LOGREG_STREAM_FROM", 0)
+    if split == "examples":
+        monkeypatch.setattr(numba_backend, "LOGREG_STREAM_MAX_ROW", 0)
+        monkeypatch.setattr(numba_backend, "LOGREG_THREADS_FROM", 0)
+    modes = []
+    choose = numba_backend._logreg_mode
+    monkeypatch.setattr(numba_backend, "_logreg_mode", lambda *a: modes.append(choose(*a)) or modes[-1])
+    rng = np.random.default_rng(3)
+    n_x, m = 259, 203  # rows not a multiple of 4, a row not a multiple of the vector
+    X = rng.standard_normal((n_x, m)).astype(dtype)
+    Y = (rng.random((1, m)) > 0.5).astype(dtype)
+    w = (rng.standard_normal((n_x, 1)) / np.sqrt(n_x)).astype(dtype)
+    grads, cost = logreg.propagate(w, 0.25, X, Y, backend="numba")
+    dw, db, expected_cost = ref.logreg_propagate(w, 0.25, X, Y)
+    assert_close(grads["dw"], dw, dtype, what="dw")
+    assert_close(grads["db"], db, dtype, what="db")
+    assert_close(cost, expected_cost, dtype, what="cost")
+    params, grads, costs = logreg.optimize(w, 0.25, X, Y, num_iterations=20, learning_rate=0.1, backend="numba")
+    w_ref, b_ref, dw_ref, _, costs_ref = ref.logreg_optimize(w, 0.25, X, Y, 20, 0.1)
+    assert_close(params["w"], w_ref, dtype, FIT_RTOL[dtype], "w")
+    assert_close(params["b"], b_ref, dtype, FIT_RTOL[dtype], "b")
+    assert_close(grads["dw"], dw_ref, dtype, FIT_RTOL[dtype], "dw")
+    assert_close(costs, costs_ref[::100], dtype, FIT_RTOL[dtype], "costs")
+    assert modes == [(2, split == "features")] * 2

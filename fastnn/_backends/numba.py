@@ -147,7 +147,8 @@ def details() -> dict:
         "llvm_function_attributes": list(nm.KERNEL_ATTRIBUTES),
         "error_model": ERROR_MODEL,
         "fastmath": sorted(FASTMATH),
-        "threads_from": {"dot": DOT_THREADS_FROM, "logreg": LOGREG_THREADS_FROM,
+        "threads_from": {"dot": DOT_THREADS_FROM, "logreg_stream_bytes": LOGREG_STREAM_FROM,
+                         "logreg": LOGREG_THREADS_FROM,
                          "mlp": MLP_THREADS_FROM},
         "blas": ("NumPy's OpenBLAS (cblas_?gemm64_, by symbol) for products with n_h >= 32"
                  if BLAS else "none found: register tiles for every product"),
@@ -935,10 +936,69 @@ def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
 
 
 @njit(**_INLINE)
-def _logreg_buffers(X, nt):
+def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
+    """:func:`_logreg_grads` in two passes streaming ``X`` row by row (inputs much larger
+    than the L2 cache, few examples), each thread a range of features (rows of ``X``):
+
+        Z[t] = w[r0:r1].T X[r0:r1]      partial logits, summed in thread order, + b
+        dZ, loss, db                    on the whole row of m examples (one thread)
+        dw[r0:r1] = X[r0:r1] dZ.T       each thread its own features of ``dw``
+
+    Every row of ``X`` is read in full, contiguously, by one thread (the example-range
+    split reads a short piece of every row in each thread).  Same outputs as
+    :func:`_logreg_grads`; ``gw[0]`` and ``gb[0]`` hold the sums.
+    """
+    n_x, m = X.shape
+    W = w.reshape(1, -1)
+    no_bias = np.zeros((1, 1), X.dtype)  # the bias is added once, to the summed logits
+    for t in prange(nt):
+        _prefer_wide_vectors()
+        r0, r1 = _split(n_x, nt, t)
+        z = Z[t]
+        if r1 > r0:
+            _linear(z, W[:, r0:r1], no_bias, X[r0:r1], 0, m, tail[t])
+        else:
+            z[:] = 0
+    z = Z[0]
+    for t in range(1, nt):
+        zt = Z[t]
+        for k in range(m):
+            z[0, k] += zt[0, k]
+    bias = b[0]
+    s = 0.0
+    cost = 0.0
+    for k in range(m):
+        y = Y[0, k]
+        a, loss = nm.logistic_loss(z[0, k] + bias, y)
+        dz = a - y
+        z[0, k] = dz
+        s += np.float64(dz)
+        cost += np.float64(loss)
+    gb[0] = s
+    g = gw[0]
+    g[:] = 0
+    for t in prange(nt):
+        _prefer_wide_vectors()
+        r0, r1 = _split(n_x, nt, t)
+        if r1 > r0:
+            _grad_rows(g[:, r0:r1], z, Gm[t], X[r0:r1], 0, m)
+    return cost
+
+
+@njit(**_INLINE)
+def _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts):
+    """The loss sum (float64), with the gradient sums in ``gw[0]``, ``gb[0]``: by ranges of
+    examples (:func:`_logreg_grads`) or, with ``stream``, of features (:func:`_logreg_stream`)."""
+    if stream:
+        return _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts)
+    return _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts)
+
+
+@njit(**_INLINE)
+def _logreg_buffers(X, nt, stream):
     n_x, m = X.shape
     win = _window(X)
-    Lmax = (m + nt - 1) // nt
+    Lmax = m if stream else (m + nt - 1) // nt
     ws = np.empty(nt * (Lmax + 2 * win + n_x), X.dtype)
     Z = _view(ws, 0, (nt, 1, Lmax))
     tail = _view(ws, nt * Lmax, (nt, 1, win))
@@ -947,14 +1007,14 @@ def _logreg_buffers(X, nt):
     return Z, tail, gw, np.empty(nt), Gm, np.empty(nt)
 
 
-def _logreg_propagate_impl(w, b, X, Y, nt):
+def _logreg_propagate_impl(w, b, X, Y, nt, stream):
     _prefer_wide_vectors()
     if _bad_labels(Y):
         return BAD_LABEL, np.empty((0, 1), X.dtype), 0.0, 0.0
     m = X.shape[1]
     mf = X.dtype.type(m)
-    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt)
-    cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts) / m
+    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt, stream)
+    cost = _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts) / m
     dw = (gw[0, 0] / mf).reshape(-1, 1)
     db = gb[0] / m
     probe = (cost + db) * 0.0  # NaN unless every value is finite
@@ -965,41 +1025,54 @@ def _logreg_propagate_impl(w, b, X, Y, nt):
 
 
 _logreg_propagate_serial, _logreg_propagate_parallel = _variants(_logreg_propagate_impl)
-#: Elements of ``X`` from which logistic regression uses several threads.
+#: Bytes of ``X`` from which logistic regression streams ``X`` on several threads, each
+#: a range of features, when a row of ``X`` is at most ``LOGREG_STREAM_MAX_ROW`` bytes
+#: (the logits of all the examples stay in L1/L2).
+LOGREG_STREAM_FROM = 4 << 20
+LOGREG_STREAM_MAX_ROW = 64 << 10
+#: Elements of ``X`` from which longer rows use several threads, each a range of examples.
 LOGREG_THREADS_FROM = 1 << 23
 
 
-def _logreg_threads(X, n_threads):
-    nt = min(n_threads, _MAX_THREADS, X.shape[1] // 64 or 1)
-    return nt if nt > 1 and _PARALLEL and X.size >= LOGREG_THREADS_FROM else 1
+def _logreg_mode(X, n_threads):
+    """``(nt, stream)``: the threads (one for small inputs) and the split (features or
+    examples) of a logistic-regression kernel; nothing here depends on the load."""
+    n_x, m = X.shape
+    if n_threads > 1 and _PARALLEL and X.nbytes >= LOGREG_STREAM_FROM:
+        if m * X.itemsize <= LOGREG_STREAM_MAX_ROW:
+            nt = min(n_threads, _MAX_THREADS, n_x // 64 or 1)
+            return nt, nt > 1
+        if X.size >= LOGREG_THREADS_FROM:
+            return min(n_threads, _MAX_THREADS, m // 64 or 1), False
+    return 1, False
 
 
 def logreg_propagate(w, b, X, Y, n_threads=1):
-    if X.size < LOGREG_THREADS_FROM or n_threads == 1:  # the common case, fast
-        status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1)
+    if X.nbytes < LOGREG_STREAM_FROM or n_threads == 1:  # the common case, fast
+        status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1, False)
     else:
-        nt = _logreg_threads(X, n_threads)
+        nt, stream = _logreg_mode(X, n_threads)
         if nt > 1:
-            status, dw, db, cost = _on_free_cores(_logreg_propagate_parallel, w, b, X, Y, nt)
+            status, dw, db, cost = _on_free_cores(_logreg_propagate_parallel, w, b, X, Y, nt, stream)
         else:
-            status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1)
+            status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1, False)
     if status == BAD_LABEL:
         return BAD_LABEL, None, 0.0, 0.0
     return status, dw, db, cost  # numba returns Python ints and floats
 
 
-def _logreg_descend_impl(w, b, X, Y, lr, costs, dw, db, check, nt):
+def _logreg_descend_impl(w, b, X, Y, lr, costs, dw, db, check, nt, stream):
     _prefer_wide_vectors()
     if _bad_labels(Y):
         return BAD_LABEL, 0
     n_x, m = X.shape
     mf = X.dtype.type(m)
-    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt)
+    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt, stream)
     wf = w.reshape(-1)
     dwf = dw.reshape(-1)
     g = gw[0, 0]
     for it in range(costs.size):
-        cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts) / m
+        cost = _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts) / m
         grad_b = gb[0] / m
         new_b = np.float64(b[0]) - np.float64(lr) * grad_b
         if check:
@@ -1023,9 +1096,9 @@ _logreg_descend_serial, _logreg_descend_parallel = _variants(_logreg_descend_imp
 
 
 def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
-    nt = _logreg_threads(X, n_threads)
+    nt, stream = _logreg_mode(X, n_threads)
     kernel = _logreg_descend_parallel if nt > 1 else _logreg_descend_serial
-    args = (w, b, X, Y, X.dtype.type(learning_rate), costs, dw, db, bool(check), nt)
+    args = (w, b, X, Y, X.dtype.type(learning_rate), costs, dw, db, bool(check), nt, stream)
     status, n_done = _on_free_cores(kernel, *args) if nt > 1 else kernel(*args)
     return int(status), int(n_done)
 
