@@ -9,7 +9,9 @@ process may run on.  Kernels only use more than one thread where the work pays f
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable, Iterable
 
 from fastnn._validation import count
 
@@ -48,47 +50,40 @@ _TASKS = "/proc/self/task"
 _load = [0.0, True]  # [next look (time.monotonic), cores free]
 
 
-def _running_here() -> int:
-    """Runnable threads of this process (state ``R`` in ``/proc/self/task/*/stat``)."""
-    n = 0
+def _is_running(tid: int) -> bool:
+    """Whether thread ``tid`` of this process is runnable (state ``R`` in its ``stat``)."""
     try:
-        tids = os.listdir(_TASKS)
-    except OSError:
-        return 1  # this thread
-    for tid in tids:
-        try:
-            with open(f"{_TASKS}/{tid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:  # the thread has ended
-            continue
-        end = stat.rfind(b")")  # the name, in parentheses, may hold spaces
-        n += stat[end + 2:end + 3] == b"R"
-    return max(n, 1)
+        with open(f"{_TASKS}/{tid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:  # the thread has ended
+        return False
+    end = stat.rfind(b")")  # the name, in parentheses, may hold spaces
+    return stat[end + 2:end + 3] == b"R"
 
 
-def cores_free() -> bool:
-    """Whether a core is idle for a kernel's second thread: fewer runnable threads in
-    *other* processes than CPUs minus this thread (the fourth field of ``/proc/loadavg``
-    less this process's runnable threads; looked at every 0.1 s at most; True where
-    ``/proc`` is missing).
+def cores_free(pool_threads: Callable[[], Iterable[int]] | None = None) -> bool:
+    """Whether a core is idle for a kernel's second thread (looked at every 0.1 s at most;
+    True where ``/proc`` is missing).
 
-    A threaded kernel runs its chunks on one thread when this is False: the same chunks,
-    so bitwise the same result, without two threads fighting over a core another
-    program is using.  This process's own runnable threads do not count: after a call,
-    a thread pool's workers (numba's, OpenBLAS's, the Cython extension's OpenMP) spin
-    for a while before they sleep, and they yield or are the kernel's own workers
-    (counting them, the check said "busy" after nearly every call and halved the
-    threaded kernels' speed in loops).  The Python twin of ``fastnn_cores_free`` in
-    ``kernels/vecmath.h``.
+    The runnable tasks (the fourth field of ``/proc/loadavg``), less the kernel's own
+    runnable threads -- this one and those of its thread pool, whose ids
+    ``pool_threads()`` gives -- must be fewer than the CPUs minus this thread.  A threaded
+    kernel runs its chunks on one thread when this is False: the same chunks, so bitwise
+    the same result, without two threads fighting over a core (another library's thread
+    pool still spinning after its call -- NumPy's OpenBLAS spins ~0.1 s -- made a threaded
+    step 2-5x slower than one thread).  The own pool's workers do not count: they spin a
+    little after each parallel region and are the threads the next one uses.  The Python
+    twin of ``fastnn_cores_free`` in ``kernels/vecmath.h``.
     """
     now = time.monotonic()
     if now >= _load[0]:
         _load[0] = now + _LOAD_EVERY
         try:
+            own = {threading.get_native_id(), *(pool_threads() if pool_threads else ())}
+            running_own = max(1, sum(_is_running(tid) for tid in own))
             with open(_LOADAVG, "rb") as f:
                 running = int(f.read().split()[3].split(b"/")[0])
-            others = running - _running_here()
-            _load[1] = others + 1 < (os.cpu_count() or 1)
+            _load[1] = running - running_own + 1 < (os.cpu_count() or 1)
         except (OSError, ValueError, IndexError):
             _load[1] = True
     return _load[1]

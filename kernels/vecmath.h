@@ -102,46 +102,59 @@ static inline int fastnn_max_threads(void) { return 1; }
 
 /* ---- is there a free core?  Threads only pay off when the other cores are idle --------
  * On a shared machine, a fork/join region whose worker shares a core with another busy
- * process waits for a whole scheduler time slice: milliseconds, for microseconds of work.
- * The kernels split their work only while a core is idle for the second thread: the
- * runnable tasks in /proc/loadavg, less this process's own runnable threads, are fewer than
- * the online CPUs minus the caller.  This process's own threads do not count: after a
- * call, thread pools (OpenMP's, numba's, OpenBLAS's) spin for a while before they sleep,
- * and they are the kernel's own workers or yield (counting them, the check said "busy"
- * after nearly every call: measured 98 of 100 calls in a loop).  It is read at most every
- * 100 ms (a coarse clock read otherwise: ~20 ns; the look itself ~30 us), and only by
- * calls big enough to use threads at all; where it cannot be read, threads are allowed. */
-#include <dirent.h>
+ * thread waits for it: a second thread pool still spinning after its last call (NumPy's
+ * OpenBLAS spins ~0.1 s) made the threaded logistic-regression step 2-5x slower than on
+ * one thread.  The kernels split their work only while a core is idle for their second
+ * thread: the runnable tasks in /proc/loadavg, less the kernels' own runnable threads
+ * (the caller and the OpenMP pool's workers, which spin a little after each region and
+ * are the very threads the next region uses), are fewer than the online CPUs minus the
+ * caller.  (Counting the own pool too, the check said "busy" after nearly every call.)
+ * It is looked at every 100 ms at most (a coarse clock read otherwise: ~20 ns; the look
+ * itself some 30 us), and only by calls big enough to use threads at all; where /proc
+ * cannot be read, threads are allowed. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-/* Runnable threads of this process (state R in /proc/self/task/<tid>/stat). */
-static inline int fastnn_running_here(void) {
-    DIR* tasks = opendir("/proc/self/task");
-    if (tasks == NULL) return 1;
-    int n = 0;
-    struct dirent* e;
+
+/* Whether thread `tid` of this process is runnable (state R in its /proc stat). */
+static inline int fastnn_is_running(long tid) {
     char path[64], stat[512];
-    while ((e = readdir(tasks)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "/proc/self/task/%.32s/stat", e->d_name);
-        FILE* f = fopen(path, "r");
-        if (f == NULL) continue;  /* the thread has ended */
-        size_t len = fread(stat, 1, sizeof stat - 1, f);
-        fclose(f);
-        stat[len] = 0;
-        const char* end = strrchr(stat, ')');  /* the name may hold spaces */
-        n += end != NULL && end[1] == ' ' && end[2] == 'R';
-    }
-    closedir(tasks);
-    return n > 1 ? n : 1;
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE* f = fopen(path, "r");
+    if (f == NULL) return 0;  /* the thread has ended */
+    size_t len = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[len] = 0;
+    const char* end = strrchr(stat, ')');  /* the name may hold spaces */
+    return end != NULL && end[1] == ' ' && end[2] == 'R';
 }
 
-/* Whether a core is idle for a kernel's second thread: fewer runnable threads in other
-   processes (/proc/loadavg's fourth field less this process's runnable threads) than CPUs
-   minus this thread; looked at every 0.1 s at most.  This process's own pools spinning
-   after a call do not count (see fastnn._threads.cores_free, the Python twin). */
+/* The kernels' own runnable threads: the caller and the OpenMP pool's workers (their ids
+   taken by one parallel region of the kernels' team size). */
+static inline int fastnn_own_running(void) {
+    enum { MAX_TEAM = 64 };
+    long tids[MAX_TEAM] = {0};
+    int team = 1;
+    tids[0] = syscall(SYS_gettid);
+#if FASTNN_OPENMP && defined(_OPENMP)
+    team = omp_get_max_threads();
+    team = team < MAX_TEAM ? team : MAX_TEAM;
+    #pragma omp parallel num_threads(team)
+    {
+        int t = omp_get_thread_num();
+        if (t > 0 && t < MAX_TEAM) tids[t] = syscall(SYS_gettid);
+    }
+#endif
+    int running = 0;
+    for (int i = 0; i < team; i++)
+        if (tids[i] != 0) running += fastnn_is_running(tids[i]);
+    return running > 1 ? running : 1;
+}
+
+/* Whether a core is idle for a kernel's second thread (see above; the Python twin is
+   fastnn._threads.cores_free). */
 static inline int fastnn_cores_free(void) {
     static long long next_check_ns = 0;
     static int free_cores = 1;
@@ -152,10 +165,11 @@ static inline int fastnn_cores_free(void) {
         __atomic_store_n(&next_check_ns, now + 100000000LL, __ATOMIC_RELAXED);
         int ok = 1, running = 0;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        int own = fastnn_own_running();  /* first: the pool is awake for both looks */
         FILE* f = fopen("/proc/loadavg", "r");
         if (f != NULL) {
             if (fscanf(f, "%*f %*f %*f %d/", &running) == 1 && cpus > 0)
-                ok = running - fastnn_running_here() + 1 < cpus;
+                ok = running - own + 1 < cpus;
             fclose(f);
         }
         __atomic_store_n(&free_cores, ok, __ATOMIC_RELAXED);

@@ -9,6 +9,8 @@ numba backend selects a thread-safe layer, which this test would catch.)
 from __future__ import annotations
 
 import copy
+import os
+import threading
 import types
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,12 +95,12 @@ def test_a_busy_host_runs_the_same_chunks_on_one_thread(monkeypatch, two_kernel_
     from fastnn._backends import numba as numba_backend
 
     problem_ = problem("large", 3)
-    monkeypatch.setattr(numba_backend, "cores_free", lambda: True)
+    monkeypatch.setattr(numba_backend, "cores_free", lambda pool_threads=None: True)
     free = work("numba", *problem_)
     threads = numba_backend.numba.get_num_threads()
     calls = []
     set_num_threads = numba_backend.numba.set_num_threads
-    monkeypatch.setattr(numba_backend, "cores_free", lambda: False)
+    monkeypatch.setattr(numba_backend, "cores_free", lambda pool_threads=None: False)
     monkeypatch.setattr(numba_backend.numba, "set_num_threads", lambda n: calls.append(n) or set_num_threads(n))
     on_one_thread = work("numba", *problem_)
     assert calls and calls[:2] == [1, threads]  # one thread for the kernel, then restored
@@ -118,8 +120,9 @@ def test_a_busy_host_runs_the_same_chunks_on_one_thread(monkeypatch, two_kernel_
 def test_cores_free_reads_the_run_queue(monkeypatch, tmp_path, loadavg, cpus, free):
     path = tmp_path / "loadavg"
     path.write_text(loadavg)
-    (tmp_path / "task" / "7").mkdir(parents=True)  # this process: the caller, running
-    (tmp_path / "task" / "7" / "stat").write_text("7 (python) R 1 2 3\n")
+    caller = threading.get_native_id()  # runnable: it is reading
+    (tmp_path / "task" / str(caller)).mkdir(parents=True)
+    (tmp_path / "task" / str(caller) / "stat").write_text(f"{caller} (python) R 1 2 3\n")
     monkeypatch.setattr(_threads, "_LOADAVG", str(path))
     monkeypatch.setattr(_threads, "_TASKS", str(tmp_path / "task"))
     monkeypatch.setattr(_threads.os, "cpu_count", lambda: cpus)
@@ -136,26 +139,45 @@ def test_cores_free_without_proc_says_free(monkeypatch, tmp_path):
     assert _threads.cores_free() is True
 
 
-def test_cores_free_does_not_count_this_process(monkeypatch, tmp_path):
-    """Two runnable tasks on two CPUs, both this process's (the caller and a thread pool
-    spinning after its call): a core is free.  A third, another program's: none is."""
+def test_cores_free_does_not_count_the_kernels_own_threads(monkeypatch, tmp_path):
+    """Two CPUs; runnable: the caller and its pool's worker (spinning after the last
+    region): a core is free.  A third runnable thread -- another library's pool in this
+    process, say -- takes it."""
     loadavg = tmp_path / "loadavg"
     tasks = tmp_path / "task"
-    for tid, state in ((11, "R"), (12, "R"), (13, "S")):
+    caller, worker, other = threading.get_native_id(), 12, 13
+    for tid in (caller, worker, other):
         (tasks / str(tid)).mkdir(parents=True)
-        (tasks / str(tid) / "stat").write_text(f"{tid} (python3 (a b)) {state} 1 2 3\n")
     monkeypatch.setattr(_threads, "_LOADAVG", str(loadavg))
     monkeypatch.setattr(_threads, "_TASKS", str(tasks))
     monkeypatch.setattr(_threads.os, "cpu_count", lambda: 2)
     clock = [100.0]
     monkeypatch.setattr(_threads, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
     monkeypatch.setattr(_threads, "_load", [0.0, False])
-    loadavg.write_text("1.0 1.0 1.0 2/321 4242\n")
-    assert _threads._running_here() == 2
-    assert _threads.cores_free() is True
-    clock[0] += 1
-    loadavg.write_text("1.0 1.0 1.0 3/321 4242\n")
-    assert _threads.cores_free() is False
+
+    def look(running, states):
+        clock[0] += 1
+        loadavg.write_text(f"1.0 1.0 1.0 {running}/321 4242\n")
+        for tid, state in zip((caller, worker, other), states):
+            (tasks / str(tid) / "stat").write_text(f"{tid} (python3 (a b)) {state} 1 2 3\n")
+        return _threads.cores_free(lambda: [worker])
+
+    assert look(2, "RRS") is True
+    assert look(3, "RRR") is False
+    assert look(2, "RSR") is False  # the other thread is not the pool's
+    assert _threads.cores_free(lambda: [worker]) is False  # looked at again only after 0.1 s
+
+
+def test_numba_pool_threads_are_threads_of_this_process():
+    """The ids the load check leaves out are real threads of this process (glibc's gettid,
+    called from numba's workers)."""
+    require_backend("numba")
+    from fastnn._backends import numba as numba_backend
+
+    if numba_backend._POOL_THREADS is None:
+        pytest.skip("this C library has no gettid")
+    ids = numba_backend._pool_threads()
+    assert ids and ids <= {int(tid) for tid in os.listdir("/proc/self/task")}
 
 
 @pytest.mark.parametrize("split", ["features", "examples"])

@@ -29,7 +29,7 @@ Design
   PyPI); kernels ask LLVM for 512-bit vectors on AVX-512 hosts that do not slow down.
 * **Threads only where they pay**: the multi-threaded variant of a kernel (compiled from
   the same Python function, ``prange`` being ``range`` in the serial one) runs above a
-  size threshold, never below, and on one thread while no other core is idle
+  size threshold, never below, and on one thread while no core is idle for a second one
   (:func:`fastnn._threads.cores_free`, as the Cython backend does).  The threading layer
   is a thread-safe one (``threadsafe``: TBB, else OpenMP) unless
   ``NUMBA_THREADING_LAYER`` says otherwise.
@@ -43,6 +43,7 @@ float32 accumulating the cost, ``db`` of logistic regression and ``dot`` in floa
 
 from __future__ import annotations
 
+import ctypes
 import os
 import types as pytypes
 
@@ -849,10 +850,31 @@ _dot_serial, _dot_parallel = _variants(_dot_impl)
 DOT_THREADS_FROM = 1 << 18
 
 
+_gettid = types.ExternalFunction("gettid", types.int32())  # glibc's, found in the process
+
+
+@njit(parallel=_PARALLEL, cache=True, nogil=True)
+def _thread_ids(n):
+    """The (Linux) thread ids that run ``n`` iterations of a ``prange``: the pool's."""
+    ids = np.zeros(n, np.int64)
+    for i in prange(n):
+        ids[i] = _gettid()
+    return ids
+
+
+def _pool_threads():
+    """The thread ids of numba's workers (for :func:`fastnn._threads.cores_free`)."""
+    return set(_thread_ids(numba.get_num_threads()).tolist())
+
+
+#: C libraries before glibc 2.30 have no ``gettid``: the check then knows only the caller.
+_POOL_THREADS = _pool_threads if hasattr(ctypes.CDLL(None), "gettid") else None
+
+
 def _on_free_cores(kernel, *args):
     """Call a parallel kernel on all its threads while another core is idle, else on one
     thread (its ``nt`` chunks unchanged: bitwise the same result; see ``cores_free``)."""
-    if cores_free():
+    if cores_free(_POOL_THREADS):
         return kernel(*args)
     threads = numba.get_num_threads()
     try:
@@ -1061,18 +1083,169 @@ def logreg_propagate(w, b, X, Y, n_threads=1):
     return status, dw, db, cost  # numba returns Python ints and floats
 
 
+@njit(**_INLINE)
+def _descent_rows(X, r0, r1, dz, dzm, w, lr, dw, w_new, z, zt, logits):
+    """One step of gradient descent on the rows ``r0..r1`` of ``X``, each read once (four
+    at a time)::
+
+        dw[k] = X[k] dz.T / m      w_new[k] = w[k] - lr dw[k]
+        z[0] = sum_k w_new[k] X[k]       with ``logits``: the next step's partial logits,
+                                         while the rows are still in L1
+
+    Columns past the last whole vector iteration come from the window ``[m - win, m)``:
+    ``dzm`` is that window of ``dz`` with the lanes already counted zeroed, ``zt[0]`` the
+    window of ``z[0]`` (copied into it at the end), as in :func:`_linear`.
+    """
+    m = X.shape[1]
+    win = zt.shape[1]
+    Lm = _main_len(m, win)
+    has_tail = Lm < m
+    o = _u(max(m - win, 0))
+    mf = X.dtype.type(m)
+    zero = X.dtype.type(0)
+    if logits:
+        z[:] = zero
+        zt[:] = zero
+    k = r0
+    while k < r1:
+        if k + 4 <= r1:
+            s0 = s1 = s2 = s3 = zero
+            for j in range(Lm):
+                d = dz[j]
+                s0 += X[k, j] * d
+                s1 += X[k + 1, j] * d
+                s2 += X[k + 2, j] * d
+                s3 += X[k + 3, j] * d
+            if has_tail:
+                for j in range(win):
+                    q = o + _u(j)
+                    d = dzm[j]
+                    s0 += X[k, q] * d
+                    s1 += X[k + 1, q] * d
+                    s2 += X[k + 2, q] * d
+                    s3 += X[k + 3, q] * d
+            dw[k], dw[k + 1], dw[k + 2], dw[k + 3] = s0 / mf, s1 / mf, s2 / mf, s3 / mf
+            v0 = w[k] - lr * dw[k]
+            v1 = w[k + 1] - lr * dw[k + 1]
+            v2 = w[k + 2] - lr * dw[k + 2]
+            v3 = w[k + 3] - lr * dw[k + 3]
+            w_new[k], w_new[k + 1], w_new[k + 2], w_new[k + 3] = v0, v1, v2, v3
+            if logits:
+                for j in range(Lm):
+                    z[0, j] += v0 * X[k, j] + v1 * X[k + 1, j] + v2 * X[k + 2, j] + v3 * X[k + 3, j]
+                if has_tail:
+                    for j in range(win):
+                        q = o + _u(j)
+                        zt[0, j] += v0 * X[k, q] + v1 * X[k + 1, q] + v2 * X[k + 2, q] + v3 * X[k + 3, q]
+            k += 4
+        else:
+            s0 = zero
+            for j in range(Lm):
+                s0 += X[k, j] * dz[j]
+            if has_tail:
+                for j in range(win):
+                    s0 += X[k, o + _u(j)] * dzm[j]
+            dw[k] = s0 / mf
+            v0 = w[k] - lr * dw[k]
+            w_new[k] = v0
+            if logits:
+                for j in range(Lm):
+                    z[0, j] += v0 * X[k, j]
+                if has_tail:
+                    for j in range(win):
+                        zt[0, j] += v0 * X[k, o + _u(j)]
+            k += 1
+    if logits and has_tail:
+        for j in range(Lm, m):
+            z[0, j] = zt[0, j - o]
+
+
+@njit(**_INLINE)
+def _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt):
+    """:func:`_logreg_descend_impl` reading ``X`` once per step (inputs much larger than the
+    L2 cache, short rows), each thread a range of features: the pass computing step i's
+    ``dw`` row by row also computes, from the updated rows of ``w``, step i + 1's logits
+    (:func:`_descent_rows`) -- one pass over ``X`` per step instead of two."""
+    n_x, m = X.shape
+    dt = X.dtype
+    win = _window(X)
+    Lm = _main_len(m, win)
+    o = max(m - win, 0)
+    Z = np.empty((nt, 1, m), dt)
+    zt = np.empty((nt, 1, win), dt)
+    dz = np.empty(m, dt)
+    dzm = np.zeros(win, dt)
+    w_new = np.empty(n_x, dt)
+    g = np.empty(n_x, dt)
+    no_bias = np.zeros((1, 1), dt)  # the bias is added once, to the summed logits
+    wf = w.reshape(-1)
+    dwf = dw.reshape(-1)
+    W = w.reshape(1, -1)
+    for t in prange(nt):
+        _prefer_wide_vectors()
+        r0, r1 = _split(n_x, nt, t)
+        if r1 > r0:
+            _linear(Z[t], W[:, r0:r1], no_bias, X[r0:r1], 0, m, zt[t])
+        else:
+            Z[t][:] = 0
+    for it in range(costs.size):
+        z = Z[0]
+        for t in range(1, nt):
+            zs = Z[t]
+            for k in range(m):
+                z[0, k] += zs[0, k]
+        bias = b[0]
+        s = 0.0
+        cost = 0.0
+        for k in range(m):
+            y = Y[0, k]
+            a, loss = nm.logistic_loss(z[0, k] + bias, y)
+            d = a - y
+            dz[k] = d
+            s += np.float64(d)
+            cost += np.float64(loss)
+        if Lm < m:
+            skip = win - m % win
+            for j in range(win):
+                dzm[j] = 0 if j < skip else dz[o + j]
+        cost /= m
+        grad_b = s / m
+        new_b = np.float64(b[0]) - np.float64(lr) * grad_b
+        logits = it + 1 < costs.size
+        for t in prange(nt):
+            _prefer_wide_vectors()
+            r0, r1 = _split(n_x, nt, t)
+            _descent_rows(X, r0, r1, dz, dzm, wf, lr, g, w_new, Z[t], zt[t], logits)
+        if check:
+            # NaN unless the cost and every new parameter (in the dtype) are finite
+            probe = (cost + np.float64(dt.type(new_b))) * 0.0
+            for i in range(n_x):
+                probe += np.float64(w_new[i]) * 0.0
+            if probe != 0.0:
+                return NONFINITE, it
+        costs[it] = cost
+        for i in range(n_x):
+            dwf[i] = g[i]
+            wf[i] = w_new[i]
+        db[0] = grad_b
+        b[0] = new_b
+    return OK, costs.size
+
+
 def _logreg_descend_impl(w, b, X, Y, lr, costs, dw, db, check, nt, stream):
     _prefer_wide_vectors()
     if _bad_labels(Y):
         return BAD_LABEL, 0
+    if stream:
+        return _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt)
     n_x, m = X.shape
     mf = X.dtype.type(m)
-    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt, stream)
+    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt, False)
     wf = w.reshape(-1)
     dwf = dw.reshape(-1)
     g = gw[0, 0]
     for it in range(costs.size):
-        cost = _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts) / m
+        cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts) / m
         grad_b = gb[0] / m
         new_b = np.float64(b[0]) - np.float64(lr) * grad_b
         if check:
