@@ -1123,6 +1123,138 @@ cdef struct LogregNet:
     bint tiles, stream
 
 
+cdef void _stream_logits(const floating* X, const floating* w, const LogregNet* net,
+                         Py_ssize_t n_chunks, char* ws, const LogregLayout* L) noexcept nogil:
+    """Z (m,) = w.T X (no bias) into chunk 0's row ``ws + L.Z``, X streamed row by row: each
+    chunk (thread) the rows of a range of features, its partial row summed in chunk order."""
+    cdef Py_ssize_t m = net.m, n_x = net.n_x, c
+    cdef floating* Z = <floating*>(ws + L.Z)
+    if n_chunks == 1:
+        _matmul(w, 1, n_x, X, m, m, Z, m)
+        return
+    for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
+        memset(ws + c * L.size + L.Z, 0, m * sizeof(floating))
+        _matmul(w + _split(c, n_chunks, n_x), 1,
+                _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x),
+                X + _split(c, n_chunks, n_x) * m, m, m, <floating*>(ws + c * L.size + L.Z), m)
+    for c in range(1, n_chunks):
+        _add_to(Z, <floating*>(ws + c * L.size + L.Z), m)
+
+
+cdef void _descent_rows(const floating* X, Py_ssize_t m, Py_ssize_t k0, Py_ssize_t k1,
+                        const floating* dz, const floating* w, floating lr, floating* dw,
+                        floating* w_new, floating* Z, bint logits) noexcept nogil:
+    """One step of gradient descent on the rows k0..k1 of X, each read once (four at a time):
+
+        dw[k] = X[k] dz.T / m      w_new[k] = w[k] - lr dw[k]
+        Z (m,) = sum_k w_new[k] X[k]     (with ``logits``: the next step's partial logits,
+                                          while the rows are still in L1)
+    """
+    cdef Py_ssize_t k = k0, j
+    cdef floating s0, s1, s2, s3, v0, v1, v2, v3, d, fm = <floating>m
+    cdef const floating* x0
+    cdef const floating* x1
+    cdef const floating* x2
+    cdef const floating* x3
+    if logits:
+        memset(Z, 0, m * sizeof(floating))
+    while k + 4 <= k1:
+        x0 = X + k * m
+        x1 = x0 + m
+        x2 = x1 + m
+        x3 = x2 + m
+        s0 = 0
+        s1 = 0
+        s2 = 0
+        s3 = 0
+        for j in range(m):
+            d = dz[j]
+            s0 += x0[j] * d
+            s1 += x1[j] * d
+            s2 += x2[j] * d
+            s3 += x3[j] * d
+        dw[k] = s0 / fm
+        dw[k + 1] = s1 / fm
+        dw[k + 2] = s2 / fm
+        dw[k + 3] = s3 / fm
+        v0 = w[k] - lr * dw[k]
+        v1 = w[k + 1] - lr * dw[k + 1]
+        v2 = w[k + 2] - lr * dw[k + 2]
+        v3 = w[k + 3] - lr * dw[k + 3]
+        w_new[k] = v0
+        w_new[k + 1] = v1
+        w_new[k + 2] = v2
+        w_new[k + 3] = v3
+        if logits:
+            for j in range(m):
+                Z[j] += v0 * x0[j] + v1 * x1[j] + v2 * x2[j] + v3 * x3[j]
+        k += 4
+    while k < k1:
+        x0 = X + k * m
+        s0 = 0
+        for j in range(m):
+            s0 += x0[j] * dz[j]
+        dw[k] = s0 / fm
+        v0 = w[k] - lr * dw[k]
+        w_new[k] = v0
+        if logits:
+            for j in range(m):
+                Z[j] += v0 * x0[j]
+        k += 1
+
+
+cdef int _logreg_descend_stream(const floating* X, const floating* Y, floating* w, floating* b,
+                                const LogregNet* net, double learning_rate, double* costs,
+                                Py_ssize_t n_iter, floating* dw_out, floating* db_out,
+                                bint check, Py_ssize_t n_chunks, char* ws,
+                                const LogregLayout* L, floating* gw,
+                                Py_ssize_t* n_done) noexcept nogil:
+    """``_logreg_descend`` reading X once per step (inputs much larger than the L2 cache):
+    the pass computing step i's dw (row by row) also computes, from the updated row of w,
+    step i + 1's logits -- one pass over X per step instead of two.  ``gw`` is followed by
+    two scratch rows (64-byte aligned): the new w (n_x) and dZ (m).
+    """
+    cdef Py_ssize_t it, c, k, bad, m = net.m, n_x = net.n_x
+    cdef floating* w_new = <floating*>(<char*>gw + _round_up(n_x * sizeof(floating), 64))
+    cdef floating* dz = <floating*>(<char*>w_new + _round_up(n_x * sizeof(floating), 64))
+    cdef floating* Z = <floating*>(ws + L.Z)
+    cdef floating lr = <floating>learning_rate
+    cdef floating new_b
+    cdef double loss, cost, gb, db
+    cdef bint logits
+    _stream_logits(X, w, net, n_chunks, ws, L)
+    for it in range(n_iter):
+        memcpy(dz, Z, m * sizeof(floating))
+        db = 0
+        loss = _output_grad(dz, m, b, Y, m, 1, m, &db, Z + m)
+        cost = loss / m
+        gb = db / m
+        new_b = b[0] - <floating>(learning_rate * gb)
+        logits = it + 1 < n_iter
+        if n_chunks == 1:
+            _descent_rows(X, m, 0, n_x, dz, w, lr, gw, w_new, Z, logits)
+        else:
+            for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
+                _descent_rows(X, m, _split(c, n_chunks, n_x), _split(c + 1, n_chunks, n_x), dz,
+                              w, lr, gw, w_new, <floating*>(ws + c * L.size + L.Z), logits)
+            if logits:
+                for c in range(1, n_chunks):
+                    _add_to(Z, <floating*>(ws + c * L.size + L.Z), m)
+        if check:
+            bad = 0
+            for k in range(n_x):
+                bad += not _isfinite(w_new[k])
+            if bad or not (fabs(cost + new_b) <= DBL_MAX):
+                return NONFINITE
+        costs[it] = cost
+        memcpy(dw_out, gw, n_x * sizeof(floating))
+        db_out[0] = <floating>gb
+        memcpy(w, w_new, n_x * sizeof(floating))
+        b[0] = new_b
+        n_done[0] = it + 1
+    return OK
+
+
 cdef double _logreg_stream(const floating* X, const floating* Y, const floating* w,
                            const floating* b, const LogregNet* net, Py_ssize_t n_chunks,
                            char* ws, const LogregLayout* L, floating* dw,
@@ -1137,16 +1269,7 @@ cdef double _logreg_stream(const floating* X, const floating* Y, const floating*
     cdef floating* Z = <floating*>(ws + L.Z)
     cdef double loss
     db[0] = 0
-    if n_chunks == 1:
-        _matmul(w, 1, n_x, X, m, m, Z, m)
-    else:
-        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
-            memset(ws + c * L.size + L.Z, 0, m * sizeof(floating))
-            _matmul(w + _split(c, n_chunks, n_x), 1,
-                    _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x),
-                    X + _split(c, n_chunks, n_x) * m, m, m, <floating*>(ws + c * L.size + L.Z), m)
-        for c in range(1, n_chunks):
-            _add_to(Z, <floating*>(ws + c * L.size + L.Z), m)
+    _stream_logits(X, w, net, n_chunks, ws, L)
     loss = _output_grad(Z, m, b, Y, m, 1, m, db, Z + m)
     memset(dw, 0, n_x * sizeof(floating))
     if n_chunks == 1:
@@ -1235,6 +1358,9 @@ cdef int _logreg_descend(const floating* X, const floating* Xtail, const floatin
     n_done[0] = 0
     if _count_bad_labels(Y, m):
         return BAD_LABEL
+    if net.stream:
+        return _logreg_descend_stream(X, Y, w, b, net, learning_rate, costs, n_iter, dw_out,
+                                      db_out, check, n_chunks, ws, L, gw, n_done)
     for it in range(n_iter):
         loss = _logreg_gradients(X, Xtail, Y, w, b, net, n_chunks, ws, L, gw, &db)
         cost = loss / m
@@ -1478,7 +1604,9 @@ cdef int _logreg_setup(_LogregCall* call, cnp.ndarray X, cnp.ndarray w, cnp.ndar
     call.L = _logreg_layout(n_x, B, VL, tiles, isz)
     off_tail = n_chunks * call.L.size
     off_gw = off_tail + (_round_up(n_x * B * isz, 64) if tiles and m % B else 0)
-    call.ws = <char*>_alloc(&call.stack, off_gw + _round_up(n_x * isz, 64))
+    # gw (n_x); in STREAM mode also the descent's new w (n_x) and dZ (m)
+    call.ws = <char*>_alloc(&call.stack, off_gw + _round_up(n_x * isz, 64)
+                            + ((_round_up(n_x * isz, 64) + _round_up(m * isz, 64)) if stream else 0))
     if call.ws == NULL:
         raise MemoryError()
     call.X = cnp.PyArray_DATA(X)
