@@ -2,14 +2,15 @@
 
 A *sample* is the time per call of one batch of calls (the batch long enough that timer
 resolution and call jitter do not matter).  The rows of a case are timed in *rounds*:
-each round times one batch of every row, so a slow spell of the machine hits all rows
-alike, and a row's figure is the median of its samples.
+each round times one batch of every row (in a new order each round), so a slow spell of
+the machine hits all rows alike, and a row's figure is the median of its samples.
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -74,17 +75,27 @@ def interleave(
     rounds: Sequence[int],
     samples: Sequence[list[float]],
     on_sample: Callable[[int], None] | None = None,
+    seed: int = 0,
 ) -> None:
-    """Round-robin sampling: round ``r`` calls ``timers[i]()`` for every row ``i`` that
+    """Rounds of sampling: round ``r`` calls ``timers[i]()`` once for every row ``i`` that
     still wants samples (``len(samples[i]) < rounds[i]``) and appends the result.
 
-    A timer returning ``None`` gives no sample (its row failed; it may set its
-    ``rounds[i]`` to 0 to stop).  ``on_sample(i)`` is called after each call (progress).
+    The first round goes in row order, each later one in a fresh order (seeded: the
+    same run to run), so that no row always runs right after the same other row: a
+    thread pool still spinning after its library's call slows whatever runs next on a
+    small machine (NumPy's OpenBLAS spins ~0.1 s), and the median of a row's samples
+    should not carry its neighbour's pool.  A timer returning ``None`` gives no sample
+    (its row failed; it may set its ``rounds[i]`` to 0 to stop).  ``on_sample(i)`` is
+    called after each call (progress).
     """
-    for _ in range(max(rounds, default=0)):
-        for i, timer in enumerate(timers):
+    order = list(range(len(timers)))
+    shuffle = random.Random(seed).shuffle
+    for r in range(max(rounds, default=0)):
+        if r:
+            shuffle(order)
+        for i in order:
             if len(samples[i]) < rounds[i]:
-                value = timer()
+                value = timers[i]()
                 if value is not None:
                     samples[i].append(value)
                 if on_sample is not None:
