@@ -16,9 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-import reference as ref
 from conftest import require_backend
-from tolerances import FIT_RTOL, assert_close
 
 import fastnn
 from fastnn import _threads, logreg, mlp
@@ -178,36 +176,3 @@ def test_numba_pool_threads_are_threads_of_this_process():
         pytest.skip("this C library has no gettid")
     ids = numba_backend._pool_threads()
     assert ids and ids <= {int(tid) for tid in os.listdir("/proc/self/task")}
-
-
-@pytest.mark.parametrize("split", ["features", "examples"])
-def test_numba_logreg_thread_splits_agree_with_reference(monkeypatch, two_kernel_threads, dtype, split):
-    """Both ways numba's logistic regression cuts its work between threads (the rows of X,
-    streamed, or ranges of examples), forced at a small size, give the reference."""
-    require_backend("numba")
-    from fastnn._backends import numba as numba_backend
-
-    monkeypatch.setattr(numba_backend, "LOGREG_STREAM_FROM", 0)
-    if split == "examples":
-        monkeypatch.setattr(numba_backend, "LOGREG_STREAM_MAX_ROW", 0)
-        monkeypatch.setattr(numba_backend, "LOGREG_THREADS_FROM", 0)
-    modes = []
-    choose = numba_backend._logreg_mode
-    monkeypatch.setattr(numba_backend, "_logreg_mode", lambda *a: modes.append(choose(*a)) or modes[-1])
-    rng = np.random.default_rng(3)
-    n_x, m = 259, 203  # rows not a multiple of 4, a row not a multiple of the vector
-    X = rng.standard_normal((n_x, m)).astype(dtype)
-    Y = (rng.random((1, m)) > 0.5).astype(dtype)
-    w = (rng.standard_normal((n_x, 1)) / np.sqrt(n_x)).astype(dtype)
-    grads, cost = logreg.propagate(w, 0.25, X, Y, backend="numba")
-    dw, db, expected_cost = ref.logreg_propagate(w, 0.25, X, Y)
-    assert_close(grads["dw"], dw, dtype, what="dw")
-    assert_close(grads["db"], db, dtype, what="db")
-    assert_close(cost, expected_cost, dtype, what="cost")
-    params, grads, costs = logreg.optimize(w, 0.25, X, Y, num_iterations=20, learning_rate=0.1, backend="numba")
-    w_ref, b_ref, dw_ref, _, costs_ref = ref.logreg_optimize(w, 0.25, X, Y, 20, 0.1)
-    assert_close(params["w"], w_ref, dtype, FIT_RTOL[dtype], "w")
-    assert_close(params["b"], b_ref, dtype, FIT_RTOL[dtype], "b")
-    assert_close(grads["dw"], dw_ref, dtype, FIT_RTOL[dtype], "dw")
-    assert_close(costs, costs_ref[::100], dtype, FIT_RTOL[dtype], "costs")
-    assert modes == [(2, split == "features")] * 2

@@ -1,0 +1,79 @@
+"""Every way a compiled logistic-regression kernel cuts its work -- forced at a small size
+through the backends' thresholds -- gives the float64 reference, in both dtypes, for one
+pass (``propagate``) and for the descent loop (``optimize``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import reference as ref
+from conftest import require_backend
+from tolerances import FIT_RTOL, assert_close
+
+import fastnn
+from fastnn import logreg
+
+N_X, M = 259, 203  # rows not a multiple of 4, a row not a multiple of the vector
+
+
+def check_logreg(backend, dtype):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((N_X, M)).astype(dtype)
+    Y = (rng.random((1, M)) > 0.5).astype(dtype)
+    w = (rng.standard_normal((N_X, 1)) / np.sqrt(N_X)).astype(dtype)
+    grads, cost = logreg.propagate(w, 0.25, X, Y, backend=backend)
+    dw, db, expected_cost = ref.logreg_propagate(w, 0.25, X, Y)
+    assert_close(grads["dw"], dw, dtype, what="dw")
+    assert_close(grads["db"], db, dtype, what="db")
+    assert_close(cost, expected_cost, dtype, what="cost")
+    params, grads, costs = logreg.optimize(w, 0.25, X, Y, num_iterations=20, learning_rate=0.1, backend=backend)
+    w_ref, b_ref, dw_ref, _, costs_ref = ref.logreg_optimize(w, 0.25, X, Y, 20, 0.1)
+    assert_close(params["w"], w_ref, dtype, FIT_RTOL[dtype], "w")
+    assert_close(params["b"], b_ref, dtype, FIT_RTOL[dtype], "b")
+    assert_close(grads["dw"], dw_ref, dtype, FIT_RTOL[dtype], "dw")
+    assert_close(costs, costs_ref[::100], dtype, FIT_RTOL[dtype], "costs")
+
+
+#: the Cython extension's modes: STREAM (rows of X by threads, the descent reading X once
+#: per step), TILES (blocks of examples through the micro-kernels), rows (plain blocks)
+CYTHON_MODES = {
+    "stream": {"STREAM_MIN_BYTES": 0},
+    "tiles": {"STREAM_MIN_BYTES": math.inf, "LOGREG_TILES_MIN_NX": 1},
+    "rows": {"STREAM_MIN_BYTES": math.inf, "LOGREG_TILES_MIN_NX": 1 << 30},
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mode", CYTHON_MODES)
+def test_cython_logreg_modes_agree_with_reference(dtype, mode, threads):
+    require_backend("cython")
+    from fastnn._backends import cython
+
+    before, n_before = cython._cykernels.tuning(), fastnn.get_num_threads()
+    cython._cykernels.tuning(**CYTHON_MODES[mode], THREAD_WORK=0)
+    fastnn.set_num_threads(threads)
+    try:
+        check_logreg("cython", dtype)
+    finally:
+        fastnn.set_num_threads(n_before)
+        cython._cykernels.tuning(**before)
+
+
+@pytest.mark.parametrize("split", ["features", "examples"])
+def test_numba_logreg_thread_splits_agree_with_reference(monkeypatch, two_kernel_threads, dtype, split):
+    """Both ways numba's logistic regression cuts its work between threads (the rows of X,
+    streamed, or ranges of examples), forced at a small size, give the reference."""
+    require_backend("numba")
+    from fastnn._backends import numba as numba_backend
+
+    monkeypatch.setattr(numba_backend, "LOGREG_STREAM_FROM", 0)
+    if split == "examples":
+        monkeypatch.setattr(numba_backend, "LOGREG_STREAM_MAX_ROW", 0)
+        monkeypatch.setattr(numba_backend, "LOGREG_THREADS_FROM", 0)
+    modes = []
+    choose = numba_backend._logreg_mode
+    monkeypatch.setattr(numba_backend, "_logreg_mode", lambda *a: modes.append(choose(*a)) or modes[-1])
+    check_logreg("numba", dtype)
+    assert modes == [(2, split == "features")] * 2
