@@ -1111,15 +1111,16 @@ def _descent_rows(X, r0, r1, dz, dzm, w, lr, dw, w_new, z, zt, logits):
         if k + 4 <= r1:
             s0 = s1 = s2 = s3 = zero
             for j in range(Lm):
-                d = dz[j]
-                s0 += X[k, j] * d
-                s1 += X[k + 1, j] * d
-                s2 += X[k + 2, j] * d
-                s3 += X[k + 3, j] * d
+                q = _u(j)
+                d = dz[q]
+                s0 += X[k, q] * d
+                s1 += X[k + 1, q] * d
+                s2 += X[k + 2, q] * d
+                s3 += X[k + 3, q] * d
             if has_tail:
                 for j in range(win):
                     q = o + _u(j)
-                    d = dzm[j]
+                    d = dzm[_u(j)]
                     s0 += X[k, q] * d
                     s1 += X[k + 1, q] * d
                     s2 += X[k + 2, q] * d
@@ -1132,28 +1133,29 @@ def _descent_rows(X, r0, r1, dz, dzm, w, lr, dw, w_new, z, zt, logits):
             w_new[k], w_new[k + 1], w_new[k + 2], w_new[k + 3] = v0, v1, v2, v3
             if logits:
                 for j in range(Lm):
-                    z[0, j] += v0 * X[k, j] + v1 * X[k + 1, j] + v2 * X[k + 2, j] + v3 * X[k + 3, j]
+                    q = _u(j)
+                    z[0, q] += v0 * X[k, q] + v1 * X[k + 1, q] + v2 * X[k + 2, q] + v3 * X[k + 3, q]
                 if has_tail:
                     for j in range(win):
                         q = o + _u(j)
-                        zt[0, j] += v0 * X[k, q] + v1 * X[k + 1, q] + v2 * X[k + 2, q] + v3 * X[k + 3, q]
+                        zt[0, _u(j)] += v0 * X[k, q] + v1 * X[k + 1, q] + v2 * X[k + 2, q] + v3 * X[k + 3, q]
             k += 4
         else:
             s0 = zero
             for j in range(Lm):
-                s0 += X[k, j] * dz[j]
+                s0 += X[k, _u(j)] * dz[_u(j)]
             if has_tail:
                 for j in range(win):
-                    s0 += X[k, o + _u(j)] * dzm[j]
+                    s0 += X[k, o + _u(j)] * dzm[_u(j)]
             dw[k] = s0 / mf
             v0 = w[k] - lr * dw[k]
             w_new[k] = v0
             if logits:
                 for j in range(Lm):
-                    z[0, j] += v0 * X[k, j]
+                    z[0, _u(j)] += v0 * X[k, _u(j)]
                 if has_tail:
                     for j in range(win):
-                        zt[0, j] += v0 * X[k, o + _u(j)]
+                        zt[0, _u(j)] += v0 * X[k, o + _u(j)]
             k += 1
     if logits and has_tail:
         for j in range(Lm, m):

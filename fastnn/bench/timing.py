@@ -3,20 +3,25 @@
 A *sample* is the time per call of one batch of calls (the batch long enough that timer
 resolution and call jitter do not matter).  The rows of a case are timed in *rounds*:
 each round times one batch of every row (in a new order each round), so a slow spell of
-the machine hits all rows alike, and a row's figure is the median of its samples.
+the machine hits all rows alike, and a row's figure is the median of its samples.  Each
+batch starts once the threads the rows before it left spinning have gone to sleep.
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import os
 import random
 import statistics
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["calibrate", "interleave", "median", "resized_batch", "rounds_for", "time_batch"]
+from fastnn import _threads
+
+__all__ = ["calibrate", "interleave", "median", "resized_batch", "rounds_for", "settle", "time_batch"]
 
 
 def time_batch(fn: Callable[[], Any], number: int) -> float:
@@ -70,12 +75,39 @@ def rounds_for(batch_time: float, rounds: int, min_rounds: int, row_seconds: flo
     return max(min_rounds, min(rounds, affordable))
 
 
+#: The longest wait, before a batch, for the process's other threads to stop running.
+SETTLE_SECONDS = 0.3
+
+
+def settle(timeout: float = SETTLE_SECONDS, poll: float = 0.002) -> float:
+    """Wait until no other thread of this process is runnable -- the thread pools of the
+    rows timed before have gone to sleep (NumPy's OpenBLAS spins ~0.1 s after a call) --
+    or ``timeout`` seconds; returns the seconds waited.
+
+    Without it a row's batch shares the cores with the spinning pool its predecessor left,
+    and a threaded kernel rightly falls back to one thread (``fastnn._threads.cores_free``):
+    the table would show the neighbour, not the row.
+    """
+    start = time.perf_counter()
+    me = threading.get_native_id()
+    while True:
+        try:
+            others = [int(tid) for tid in os.listdir(_threads._TASKS) if int(tid) != me]
+        except OSError:  # no /proc: nothing to wait for
+            return 0.0
+        waited = time.perf_counter() - start
+        if waited >= timeout or not any(_threads._is_running(tid) for tid in others):
+            return waited
+        time.sleep(poll)
+
+
 def interleave(
     timers: Sequence[Callable[[], float | None]],
     rounds: Sequence[int],
     samples: Sequence[list[float]],
     on_sample: Callable[[int], None] | None = None,
     seed: int = 0,
+    before: Callable[[], object] | None = None,
 ) -> None:
     """Rounds of sampling: round ``r`` calls ``timers[i]()`` once for every row ``i`` that
     still wants samples (``len(samples[i]) < rounds[i]``) and appends the result.
@@ -86,7 +118,7 @@ def interleave(
     small machine (NumPy's OpenBLAS spins ~0.1 s), and the median of a row's samples
     should not carry its neighbour's pool.  A timer returning ``None`` gives no sample
     (its row failed; it may set its ``rounds[i]`` to 0 to stop).  ``on_sample(i)`` is
-    called after each call (progress).
+    called after each call (progress), ``before()`` before each (``settle``, say).
     """
     order = list(range(len(timers)))
     shuffle = random.Random(seed).shuffle
@@ -95,6 +127,8 @@ def interleave(
             shuffle(order)
         for i in order:
             if len(samples[i]) < rounds[i]:
+                if before is not None:
+                    before()
                 value = timers[i]()
                 if value is not None:
                     samples[i].append(value)
