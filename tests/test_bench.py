@@ -7,11 +7,14 @@ and real runs are tiny (one round, small cases) and checked for shape, not speed
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -337,6 +340,35 @@ def test_interleave_changes_the_order_round_to_round_the_same_way_each_run():
     followers_of_0 = {o[o.index(0) + 1] for o in first if o.index(0) < 3}
     assert len(followers_of_0) > 1 and len(set(first)) > 4
     assert orders() == first
+
+
+def test_settle_waits_for_a_running_thread_and_not_otherwise():
+    timing.settle(timeout=1.0)  # the pools earlier tests left spinning go to sleep
+    stop = threading.Event()
+    sleeper = threading.Thread(target=lambda: stop.wait(0.15) or None)  # asleep: not waited for
+    sleeper.start()
+    assert timing.settle(timeout=1.0) < 0.1
+    stop.set()
+    sleeper.join()
+    # a thread busy for ~0.3 s outside the GIL (pbkdf2 releases it), as a BLAS worker is
+    start = time.perf_counter()
+    hashlib.pbkdf2_hmac("sha256", b"fastnn", b"salt", 20_000)
+    iterations = int(20_000 * 0.3 / (time.perf_counter() - start))
+    busy = threading.Thread(target=hashlib.pbkdf2_hmac, args=("sha256", b"fastnn", b"salt", iterations))
+    start = time.perf_counter()
+    busy.start()
+    waited = timing.settle(timeout=2.0, poll=0.005)
+    busy.join()
+    busy_for = time.perf_counter() - start
+    assert 0.5 * busy_for < waited < 2.0  # until the busy thread ended, before the timeout
+    assert timing.settle(timeout=0.05) < 0.05 + 0.02
+
+
+def test_interleave_calls_before_before_each_sample():
+    events = []
+    timers = [lambda i=i: events.append(i) or 1.0 for i in range(2)]
+    timing.interleave(timers, [2, 1], [[], []], before=lambda: events.append("settle"))
+    assert events[:4] == ["settle", 0, "settle", 1] and events[4:] == ["settle", 0]
 
 
 def test_rounds_for_and_median():
