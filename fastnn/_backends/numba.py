@@ -958,6 +958,22 @@ def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
 
 
 @njit(**_INLINE)
+def _stream_logits(w, X, nt, Z, tail):
+    """``Z[t] = w[r0:r1].T X[r0:r1]`` (no bias): thread ``t`` streams the rows ``r0..r1`` of
+    ``X`` (``tail[t]``: its window for the row's last columns, see :func:`_linear`)."""
+    n_x, m = X.shape
+    W = w.reshape(1, -1)
+    no_bias = np.zeros((1, 1), X.dtype)  # the bias is added once, to the summed logits
+    for t in prange(nt):
+        _prefer_wide_vectors()
+        r0, r1 = _split(n_x, nt, t)
+        if r1 > r0:
+            _linear(Z[t], W[:, r0:r1], no_bias, X[r0:r1], 0, m, tail[t])
+        else:
+            Z[t][:] = 0
+
+
+@njit(**_INLINE)
 def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
     """:func:`_logreg_grads` in two passes streaming ``X`` row by row (inputs much larger
     than the L2 cache, few examples), each thread a range of features (rows of ``X``):
@@ -971,16 +987,7 @@ def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
     :func:`_logreg_grads`; ``gw[0]`` and ``gb[0]`` hold the sums.
     """
     n_x, m = X.shape
-    W = w.reshape(1, -1)
-    no_bias = np.zeros((1, 1), X.dtype)  # the bias is added once, to the summed logits
-    for t in prange(nt):
-        _prefer_wide_vectors()
-        r0, r1 = _split(n_x, nt, t)
-        z = Z[t]
-        if r1 > r0:
-            _linear(z, W[:, r0:r1], no_bias, X[r0:r1], 0, m, tail[t])
-        else:
-            z[:] = 0
+    _stream_logits(w, X, nt, Z, tail)
     z = Z[0]
     for t in range(1, nt):
         zt = Z[t]
@@ -1179,17 +1186,9 @@ def _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt):
     dzm = np.zeros(win, dt)
     w_new = np.empty(n_x, dt)
     g = np.empty(n_x, dt)
-    no_bias = np.zeros((1, 1), dt)  # the bias is added once, to the summed logits
     wf = w.reshape(-1)
     dwf = dw.reshape(-1)
-    W = w.reshape(1, -1)
-    for t in prange(nt):
-        _prefer_wide_vectors()
-        r0, r1 = _split(n_x, nt, t)
-        if r1 > r0:
-            _linear(Z[t], W[:, r0:r1], no_bias, X[r0:r1], 0, m, zt[t])
-        else:
-            Z[t][:] = 0
+    _stream_logits(w, X, nt, Z, zt)
     for it in range(costs.size):
         z = Z[0]
         for t in range(1, nt):
