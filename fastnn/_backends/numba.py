@@ -974,6 +974,29 @@ def _stream_logits(w, X, nt, Z, tail):
 
 
 @njit(**_INLINE)
+def _stream_output(Z, b, Y, nt, dz):
+    """The threads' partial logits summed into ``Z[0]``, then ``dz = sigmoid(z + b) - y``
+    (``dz`` may be ``Z[0, 0]`` itself); returns ``(sum(dz), sum of the losses)`` in float64."""
+    z = Z[0]
+    m = z.shape[1]
+    for t in range(1, nt):
+        zt = Z[t]
+        for k in range(m):
+            z[0, k] += zt[0, k]
+    bias = b[0]
+    s = 0.0
+    cost = 0.0
+    for k in range(m):
+        y = Y[0, k]
+        a, loss = nm.logistic_loss(z[0, k] + bias, y)
+        d = a - y
+        dz[k] = d
+        s += np.float64(d)
+        cost += np.float64(loss)
+    return s, cost
+
+
+@njit(**_INLINE)
 def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
     """:func:`_logreg_grads` in two passes streaming ``X`` row by row (inputs much larger
     than the L2 cache, few examples), each thread a range of features (rows of ``X``):
@@ -989,21 +1012,7 @@ def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
     n_x, m = X.shape
     _stream_logits(w, X, nt, Z, tail)
     z = Z[0]
-    for t in range(1, nt):
-        zt = Z[t]
-        for k in range(m):
-            z[0, k] += zt[0, k]
-    bias = b[0]
-    s = 0.0
-    cost = 0.0
-    for k in range(m):
-        y = Y[0, k]
-        a, loss = nm.logistic_loss(z[0, k] + bias, y)
-        dz = a - y
-        z[0, k] = dz
-        s += np.float64(dz)
-        cost += np.float64(loss)
-    gb[0] = s
+    gb[0], cost = _stream_output(Z, b, Y, nt, z[0])  # dZ in place of the logits
     g = gw[0]
     g[:] = 0
     for t in prange(nt):
@@ -1190,21 +1199,7 @@ def _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt):
     dwf = dw.reshape(-1)
     _stream_logits(w, X, nt, Z, zt)
     for it in range(costs.size):
-        z = Z[0]
-        for t in range(1, nt):
-            zs = Z[t]
-            for k in range(m):
-                z[0, k] += zs[0, k]
-        bias = b[0]
-        s = 0.0
-        cost = 0.0
-        for k in range(m):
-            y = Y[0, k]
-            a, loss = nm.logistic_loss(z[0, k] + bias, y)
-            d = a - y
-            dz[k] = d
-            s += np.float64(d)
-            cost += np.float64(loss)
+        s, cost = _stream_output(Z, b, Y, nt, dz)
         if Lm < m:
             skip = win - m % win
             for j in range(win):
