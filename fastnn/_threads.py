@@ -71,7 +71,7 @@ def cores_free(pool_threads: Callable[[], Iterable[int]] | None = None) -> bool:
     kernel runs its chunks on one thread when this is False: the same chunks, so bitwise
     the same result, without two threads fighting over a core (another library's thread
     pool still spinning after its call -- NumPy's OpenBLAS spins ~0.1 s -- made a threaded
-    step 2-5x slower than one thread).  The own pool's workers do not count: they spin a
+    step up to 2.9x slower than one thread).  The own pool's workers do not count: they spin a
     little after each parallel region and are the threads the next one uses.  The Python
     twin of ``fastnn_cores_free`` in ``kernels/vecmath.h``.
     """

@@ -103,7 +103,7 @@ static inline int fastnn_max_threads(void) { return 1; }
 /* ---- is there a free core?  Threads only pay off when the other cores are idle --------
  * On a shared machine, a fork/join region whose worker shares a core with another busy
  * thread waits for it: a second thread pool still spinning after its last call (NumPy's
- * OpenBLAS spins ~0.1 s) made the threaded logistic-regression step 2-5x slower than on
+ * OpenBLAS spins ~0.1 s) made a two-thread logistic-regression step up to 2.9x slower than on
  * one thread.  The kernels split their work only while a core is idle for their second
  * thread: the runnable tasks in /proc/loadavg, less the kernels' own runnable threads
  * (the caller and the OpenMP pool's workers, which spin a little after each region and
