@@ -61,6 +61,15 @@ def _is_running(tid: int) -> bool:
     return stat[end + 2:end + 3] == b"R"
 
 
+def _ids(pool_threads: Callable[[], Iterable[int]] | None) -> Iterable[int]:
+    """The pool's thread ids, or none when they cannot be had (the check must never make a
+    kernel call fail: without them the pool's spinning workers count as load)."""
+    try:
+        return pool_threads() if pool_threads else ()
+    except Exception:  # e.g. a JIT that cannot compile the probe
+        return ()
+
+
 def cores_free(pool_threads: Callable[[], Iterable[int]] | None = None) -> bool:
     """Whether a core is idle for a kernel's second thread (looked at every 0.1 s at most;
     True where ``/proc`` is missing).
@@ -79,7 +88,7 @@ def cores_free(pool_threads: Callable[[], Iterable[int]] | None = None) -> bool:
     if now >= _load[0]:
         _load[0] = now + _LOAD_EVERY
         try:
-            own = {threading.get_native_id(), *(pool_threads() if pool_threads else ())}
+            own = {threading.get_native_id(), *_ids(pool_threads)}
             running_own = max(1, sum(_is_running(tid) for tid in own))
             with open(_LOADAVG, "rb") as f:
                 running = int(f.read().split()[3].split(b"/")[0])

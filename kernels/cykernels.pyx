@@ -64,7 +64,7 @@ cdef extern from "vecmath.h" nogil:
     int FASTNN_DEBUG
     int FASTNN_LIBMVEC
     int fastnn_max_threads()
-    int fastnn_cores_free()
+    int fastnn_cores_free(int team)
     ctypedef struct fastnn_stack_t:
         pass
 
@@ -537,7 +537,7 @@ cdef Py_ssize_t _n_chunks(double work, Py_ssize_t m, int n_threads) noexcept nog
 cdef inline int _workers(Py_ssize_t n_chunks) noexcept nogil:
     """How many threads run the n_chunks chunks: all of them while another core is idle,
     else one (the chunks, hence the results, are the same either way: bitwise)."""
-    if n_chunks > 1 and (not LOAD_CHECK or fastnn_cores_free()):
+    if n_chunks > 1 and (not LOAD_CHECK or fastnn_cores_free(<int>n_chunks)):
         return <int>n_chunks
     return 1
 
@@ -1998,7 +1998,7 @@ def build_info():
         "simd": FASTNN_SIMD.decode(),
         "libmvec": bool(FASTNN_LIBMVEC),
         "max_threads": fastnn_max_threads(),
-        "cores_free": bool(fastnn_cores_free()),
+        "cores_free": bool(fastnn_cores_free(fastnn_max_threads())),
     }
 
 

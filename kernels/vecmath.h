@@ -132,15 +132,13 @@ static inline int fastnn_is_running(long tid) {
 }
 
 /* The kernels' own runnable threads: the caller and the OpenMP pool's workers (their ids
-   taken by one parallel region of the kernels' team size). */
-static inline int fastnn_own_running(void) {
+   taken by one parallel region of the team the kernel is about to use). */
+static inline int fastnn_own_running(int team) {
     enum { MAX_TEAM = 64 };
     long tids[MAX_TEAM] = {0};
-    int team = 1;
     tids[0] = syscall(SYS_gettid);
+    team = team < 1 ? 1 : (team < MAX_TEAM ? team : MAX_TEAM);
 #if FASTNN_OPENMP && defined(_OPENMP)
-    team = omp_get_max_threads();
-    team = team < MAX_TEAM ? team : MAX_TEAM;
     #pragma omp parallel num_threads(team)
     {
         int t = omp_get_thread_num();
@@ -153,9 +151,9 @@ static inline int fastnn_own_running(void) {
     return running > 1 ? running : 1;
 }
 
-/* Whether a core is idle for a kernel's second thread (see above; the Python twin is
-   fastnn._threads.cores_free). */
-static inline int fastnn_cores_free(void) {
+/* Whether a core is idle for the second thread of a kernel about to run on `team` threads
+   (see above; the Python twin is fastnn._threads.cores_free). */
+static inline int fastnn_cores_free(int team) {
     static long long next_check_ns = 0;
     static int free_cores = 1;
     struct timespec t;
@@ -165,7 +163,7 @@ static inline int fastnn_cores_free(void) {
         __atomic_store_n(&next_check_ns, now + 100000000LL, __ATOMIC_RELAXED);
         int ok = 1, running = 0;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        int own = fastnn_own_running();  /* first: the pool is awake for both looks */
+        int own = fastnn_own_running(team);  /* first: the pool is awake for both looks */
         FILE* f = fopen("/proc/loadavg", "r");
         if (f != NULL) {
             if (fscanf(f, "%*f %*f %*f %d/", &running) == 1 && cpus > 0)

@@ -7,14 +7,13 @@ and real runs are tiny (one round, small cases) and checked for shape, not speed
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
 import subprocess
 import sys
 import threading
-import time
+import types
 
 import numpy as np
 import pytest
@@ -342,29 +341,36 @@ def test_interleave_changes_the_order_round_to_round_the_same_way_each_run():
     assert orders() == first
 
 
-def test_settle_waits_for_a_running_thread_and_not_otherwise():
-    timing.settle(timeout=1.0)  # the pools earlier tests left spinning go to sleep
-    stop = threading.Event()
-    sleeper = threading.Thread(target=stop.wait, args=(1.0,))
-    sleeper.start()
-    try:
-        assert timing.settle(timeout=5.0) < 0.5  # a sleeping thread is not waited for (1 s)
-    finally:
-        stop.set()
-        sleeper.join()
-    # a thread busy for ~0.3 s outside the GIL (pbkdf2 releases it), as a BLAS worker is
-    start = time.perf_counter()
-    hashlib.pbkdf2_hmac("sha256", b"fastnn", b"salt", 20_000)
-    iterations = int(20_000 * 0.3 / (time.perf_counter() - start))
-    busy = threading.Thread(target=hashlib.pbkdf2_hmac, args=("sha256", b"fastnn", b"salt", iterations))
-    start = time.perf_counter()
-    busy.start()
-    cut = timing.settle(timeout=0.05, poll=0.005)  # gives up at its timeout
-    waited = timing.settle(timeout=30.0, poll=0.005)  # waits for the end
-    busy.join()
-    busy_for = time.perf_counter() - start
-    assert cut >= 0.05
-    assert 0.5 * busy_for < cut + waited < 30.0
+def test_settle_waits_for_a_running_thread_and_not_otherwise(monkeypatch, tmp_path):
+    """A fake /proc/self/task and clock: this thread and a pool worker that spins until
+    0.1 s (state R), then sleeps (S)."""
+    me, worker = threading.get_native_id(), 12
+    for tid in (me, worker):
+        (tmp_path / str(tid)).mkdir()
+    monkeypatch.setattr(timing._threads, "_TASKS", str(tmp_path))
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(perf_counter=lambda: clock[0], sleep=sleep))
+
+    def state(worker_state_at):
+        (tmp_path / str(me) / "stat").write_text(f"{me} (python) R 1 2\n")
+        (tmp_path / str(worker) / "stat").write_text(f"{worker} (python) {worker_state_at} 1 2\n")
+
+    state("S")
+    assert timing.settle(timeout=0.3, poll=0.01) == 0.0  # a sleeping thread is not waited for
+    state("R")
+    clock[0] = 0.0
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(
+        perf_counter=lambda: clock[0],
+        sleep=lambda s: sleep(s) or (clock[0] >= 0.1 and state("S"))))
+    assert timing.settle(timeout=0.3, poll=0.01) == pytest.approx(0.1, abs=0.011)
+    state("R")
+    clock[0] = 0.0
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(perf_counter=lambda: clock[0], sleep=sleep))
+    assert timing.settle(timeout=0.3, poll=0.01) == pytest.approx(0.3, abs=0.011)  # gives up
 
 
 def test_interleave_calls_before_before_each_sample():

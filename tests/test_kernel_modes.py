@@ -36,6 +36,25 @@ def check_logreg(backend, dtype):
     assert_close(costs, costs_ref[::100], dtype, FIT_RTOL[dtype], "costs")
 
 
+def check_divergence(backend, dtype):
+    """A descent that overflows stops at its last finite step, as the reference backend's:
+    same steps done (costs), same parameters and last gradients."""
+    rng = np.random.default_rng(4)
+    X = (rng.standard_normal((N_X, M)) * 1e30).astype(dtype)
+    Y = (rng.random((1, M)) > 0.5).astype(dtype)
+    w = np.zeros((N_X, 1), dtype)
+    lr = 1e250 if dtype == np.float64 else 1e5  # the first step is finite, the second is not
+    results = []
+    for name in (backend, "numpy"):
+        with pytest.warns(fastnn.DivergenceWarning, match="optimize diverged"):
+            results.append(logreg.optimize(w, 0.0, X, Y, num_iterations=50, learning_rate=lr,
+                                           print_cost=False, backend=name))
+    (params, grads, costs), (params_ref, grads_ref, costs_ref) = results
+    assert len(costs) == len(costs_ref) == 1 and np.isfinite(params["w"]).all()
+    assert_close(params["w"], params_ref["w"], dtype, FIT_RTOL[dtype], "w")
+    assert_close(grads["dw"], grads_ref["dw"], dtype, FIT_RTOL[dtype], "dw")
+
+
 #: the Cython extension's modes: STREAM (rows of X by threads, the descent reading X once
 #: per step), TILES (blocks of examples through the micro-kernels), rows (plain blocks)
 CYTHON_MODES = {
@@ -56,18 +75,22 @@ def test_cython_logreg_modes_agree_with_reference(dtype, mode, threads):
     fastnn.set_num_threads(threads)
     try:
         check_logreg("cython", dtype)
+        check_divergence("cython", dtype)
     finally:
         fastnn.set_num_threads(n_before)
         cython._cykernels.tuning(**before)
 
 
-@pytest.mark.parametrize("split", ["features", "examples"])
-def test_numba_logreg_thread_splits_agree_with_reference(monkeypatch, two_kernel_threads, dtype, split):
-    """Both ways numba's logistic regression cuts its work between threads (the rows of X,
-    streamed, or ranges of examples), forced at a small size, give the reference."""
+@pytest.mark.parametrize(("split", "threads"), [("features", 2), ("examples", 2), ("features", 1)])
+def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, threads):
+    """Both ways numba's logistic regression cuts its work (the rows of X, streamed, with
+    the one-pass descent -- on one thread too -- or ranges of examples), forced at a small
+    size, give the reference; a diverging descent stops where the reference's does."""
     require_backend("numba")
     from fastnn._backends import numba as numba_backend
 
+    if threads > 1 and (not numba_backend._PARALLEL or numba_backend._MAX_THREADS < threads):
+        pytest.skip(f"numba runs {numba_backend._MAX_THREADS} thread(s) here (parallel={numba_backend._PARALLEL})")
     monkeypatch.setattr(numba_backend, "LOGREG_STREAM_FROM", 0)
     if split == "examples":
         monkeypatch.setattr(numba_backend, "LOGREG_STREAM_MAX_ROW", 0)
@@ -75,5 +98,12 @@ def test_numba_logreg_thread_splits_agree_with_reference(monkeypatch, two_kernel
     modes = []
     choose = numba_backend._logreg_mode
     monkeypatch.setattr(numba_backend, "_logreg_mode", lambda *a: modes.append(choose(*a)) or modes[-1])
-    check_logreg("numba", dtype)
-    assert modes == [(2, split == "features")] * 2
+    before = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        check_logreg("numba", dtype)
+        check_divergence("numba", dtype)
+    finally:
+        fastnn.set_num_threads(before)
+    calls = 3 if threads > 1 else 2  # propagate with one thread takes the serial path directly
+    assert modes == [(threads, split == "features")] * calls

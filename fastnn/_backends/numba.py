@@ -867,8 +867,15 @@ def _pool_threads():
     return set(_thread_ids(numba.get_num_threads()).tolist())
 
 
+def _has_gettid() -> bool:
+    try:
+        return hasattr(ctypes.CDLL(None), "gettid")
+    except (OSError, TypeError):  # no C library of the process to open (not Linux)
+        return False
+
+
 #: C libraries before glibc 2.30 have no ``gettid``: the check then knows only the caller.
-_POOL_THREADS = _pool_threads if hasattr(ctypes.CDLL(None), "gettid") else None
+_POOL_THREADS = _pool_threads if _has_gettid() else None
 
 
 def _on_free_cores(kernel, *args):
@@ -1076,12 +1083,13 @@ def _logreg_mode(X, n_threads):
     """``(nt, stream)``: the threads (one for small inputs) and the split (features or
     examples) of a logistic-regression kernel; nothing here depends on the load."""
     n_x, m = X.shape
-    if n_threads > 1 and _PARALLEL and X.nbytes >= LOGREG_STREAM_FROM:
-        if m * X.itemsize <= LOGREG_STREAM_MAX_ROW:
-            nt = min(n_threads, _MAX_THREADS, n_x // 64 or 1)
-            return nt, nt > 1
-        if X.size >= LOGREG_THREADS_FROM:
-            return min(n_threads, _MAX_THREADS, m // 64 or 1), False
+    if X.nbytes < LOGREG_STREAM_FROM:
+        return 1, False
+    threads = min(n_threads, _MAX_THREADS) if _PARALLEL else 1
+    if m * X.itemsize <= LOGREG_STREAM_MAX_ROW:  # one thread too: the descent's one pass
+        return max(1, min(threads, n_x // 64)), True
+    if X.size >= LOGREG_THREADS_FROM:
+        return max(1, min(threads, m // 64)), False
     return 1, False
 
 
