@@ -166,6 +166,23 @@ def test_cores_free_does_not_count_the_kernels_own_threads(monkeypatch, tmp_path
     assert _threads.cores_free(lambda: [worker]) is False  # looked at again only after 0.1 s
 
 
+def test_cores_free_survives_a_failing_pool_probe(monkeypatch, tmp_path):
+    """The pool's ids are optional: a probe that raises leaves the caller alone counted."""
+    caller = threading.get_native_id()
+    (tmp_path / "task" / str(caller)).mkdir(parents=True)
+    (tmp_path / "task" / str(caller) / "stat").write_text(f"{caller} (python) R 1 2 3\n")
+    (tmp_path / "loadavg").write_text("1.0 1.0 1.0 1/321 4242\n")
+    monkeypatch.setattr(_threads, "_LOADAVG", str(tmp_path / "loadavg"))
+    monkeypatch.setattr(_threads, "_TASKS", str(tmp_path / "task"))
+    monkeypatch.setattr(_threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(_threads, "_load", [0.0, False])
+
+    def probe():
+        raise RuntimeError("cannot compile the probe")
+
+    assert _threads.cores_free(probe) is True
+
+
 def test_numba_pool_threads_are_threads_of_this_process():
     """The ids the load check leaves out are real threads of this process (glibc's gettid,
     called from numba's workers)."""
