@@ -8,6 +8,10 @@ float dtype, native byte order, C-contiguous, aligned and writable, with consist
 shapes?  Then they go to the kernel as they are; otherwise ``None`` sends the call down
 the general path, which converts or explains.  In Python these checks cost ~2-3 us per
 call, more than the whole training step of the course's network; here ~0.1 us.
+
+The same checks guard the calls into the numba backend's C entry points
+(``numba_mlp_descend``, ``numba_logreg_propagate``): its small-size kernels compiled as
+C functions of raw pointers, called here without numba's dispatcher.
 """
 
 cimport numpy as cnp
@@ -17,14 +21,15 @@ cnp.import_array()
 cdef int _READY = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_WRITEABLE
 
 
-cdef inline bint _plain(object a, int typenum) noexcept:
-    """``a`` is an exact 2-D ndarray of ``typenum``, native, C-contiguous, aligned, writable."""
+cdef inline bint _plain(object a, int typenum, int ndim=2) noexcept:
+    """``a`` is an exact ndarray of ``typenum`` and ``ndim`` dimensions, native, C-contiguous,
+    aligned, writable."""
     if type(a) is not cnp.ndarray:
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
     return (
         cnp.PyArray_TYPE(arr) == typenum
-        and cnp.PyArray_NDIM(arr) == 2
+        and cnp.PyArray_NDIM(arr) == ndim
         and cnp.PyArray_ISNOTSWAPPED(arr)
         and (cnp.PyArray_FLAGS(arr) & _READY) == _READY
     )
@@ -35,6 +40,27 @@ cdef inline int _float_type(object X) noexcept:
         return -1
     cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>X)
     return t if t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT else -1
+
+
+cdef bint _mlp_ready(int t, X, Y, W1, b1, W2, b2) noexcept:
+    """The six arrays of a step are plain arrays of ``t`` (see ``_plain``) of agreeing shapes."""
+    if not (_plain(X, t) and _plain(Y, t) and _plain(W1, t) and _plain(b1, t) and _plain(W2, t) and _plain(b2, t)):
+        return False
+    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
+    cdef cnp.npy_intp* y = cnp.PyArray_DIMS(<cnp.ndarray>Y)
+    cdef cnp.npy_intp* w1 = cnp.PyArray_DIMS(<cnp.ndarray>W1)
+    cdef cnp.npy_intp* c1 = cnp.PyArray_DIMS(<cnp.ndarray>b1)
+    cdef cnp.npy_intp* w2 = cnp.PyArray_DIMS(<cnp.ndarray>W2)
+    cdef cnp.npy_intp* c2 = cnp.PyArray_DIMS(<cnp.ndarray>b2)
+    cdef cnp.npy_intp n_x = x[0], m = x[1], n_h = w1[0], n_y = w2[0]
+    return (
+        n_x >= 1 and m >= 1 and n_h >= 1 and n_y >= 1
+        and y[0] == n_y and y[1] == m
+        and w1[1] == n_x
+        and c1[0] == n_h and c1[1] == 1
+        and w2[1] == n_h
+        and c2[0] == n_y and c2[1] == 1
+    )
 
 
 def mlp_arrays(parameters, X, Y):
@@ -51,35 +77,89 @@ def mlp_arrays(parameters, X, Y):
     b1 = (<dict>parameters).get("b1")
     W2 = (<dict>parameters).get("W2")
     b2 = (<dict>parameters).get("b2")
-    if not (_plain(X, t) and _plain(Y, t) and _plain(W1, t) and _plain(b1, t) and _plain(W2, t) and _plain(b2, t)):
-        return None
-    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
-    cdef cnp.npy_intp* y = cnp.PyArray_DIMS(<cnp.ndarray>Y)
-    cdef cnp.npy_intp* w1 = cnp.PyArray_DIMS(<cnp.ndarray>W1)
-    cdef cnp.npy_intp* c1 = cnp.PyArray_DIMS(<cnp.ndarray>b1)
-    cdef cnp.npy_intp* w2 = cnp.PyArray_DIMS(<cnp.ndarray>W2)
-    cdef cnp.npy_intp* c2 = cnp.PyArray_DIMS(<cnp.ndarray>b2)
-    cdef cnp.npy_intp n_x = x[0], m = x[1], n_h = w1[0], n_y = w2[0]
-    if (
-        n_x >= 1 and m >= 1 and n_h >= 1 and n_y >= 1
-        and y[0] == n_y and y[1] == m
-        and w1[1] == n_x
-        and c1[0] == n_h and c1[1] == 1
-        and w2[1] == n_h
-        and c2[0] == n_y and c2[1] == 1
-    ):
+    if _mlp_ready(t, X, Y, W1, b1, W2, b2):
         return (X, Y, W1, b1, W2, b2)
     return None
+
+
+cdef bint _logreg_ready(int t, w, X, Y) noexcept:
+    if not (_plain(X, t) and _plain(w, t) and _plain(Y, t)):
+        return False
+    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
+    cdef cnp.npy_intp* v = cnp.PyArray_DIMS(<cnp.ndarray>w)
+    cdef cnp.npy_intp* y = cnp.PyArray_DIMS(<cnp.ndarray>Y)
+    return x[0] >= 1 and x[1] >= 1 and v[0] == x[0] and v[1] == 1 and y[0] == 1 and y[1] == x[1]
 
 
 def logreg_arrays(w, X, Y):
     """``(w, X, Y)`` when they need no conversion and their shapes agree, else None."""
     cdef int t = _float_type(X)
-    if t < 0 or not (_plain(X, t) and _plain(w, t) and _plain(Y, t)):
-        return None
-    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
-    cdef cnp.npy_intp* v = cnp.PyArray_DIMS(<cnp.ndarray>w)
-    cdef cnp.npy_intp* y = cnp.PyArray_DIMS(<cnp.ndarray>Y)
-    if x[0] >= 1 and x[1] >= 1 and v[0] == x[0] and v[1] == 1 and y[0] == 1 and y[1] == x[1]:
+    if t >= 0 and _logreg_ready(t, w, X, Y):
         return (w, X, Y)
     return None
+
+
+# --- calls into numba's C entry points ----------------------------------------------------
+# fastnn._backends.numba compiles its small-size kernels also as ``numba.cfunc`` C functions
+# of raw pointers; called from here they skip numba's dispatcher (typing and unboxing nine
+# arguments, boxing the result: ~2 us a call, as long as the whole course-size step).  They
+# run only on arrays checked here to be exactly what the C function reads; anything else
+# gets None and takes the dispatcher's path.
+
+ctypedef long long (*_mlp_step_t)(void*, void*, void*, void*, void*, void*, long long, long long,
+                                  long long, long long, double, double*, long long) noexcept nogil
+ctypedef long long (*_logreg_step_t)(void*, void*, void*, void*, long long, long long, void*,
+                                     double*) noexcept nogil
+
+
+cdef inline void* _data(object a) noexcept:
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+def numba_mlp_descend(size_t address, int typenum, X, Y, W1, b1, W2, b2, double learning_rate, costs):
+    """Run the C function at ``address`` (numba's ``_c_mlp_descend``, compiled for arrays of
+    ``typenum``): ``len(costs)`` steps, the protocol's ``n_done * 4 + status``; None when
+    the arrays are not plain arrays of ``typenum`` with agreeing shapes and ``costs`` a
+    plain float64 vector."""
+    if address == 0 or not _mlp_ready(typenum, X, Y, W1, b1, W2, b2):
+        return None
+    if not _plain(costs, cnp.NPY_DOUBLE, 1):
+        return None
+    cdef cnp.npy_intp n = cnp.PyArray_DIMS(<cnp.ndarray>costs)[0]
+    if n < 1:
+        return None
+    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
+    cdef long long n_x = x[0], m = x[1]
+    cdef long long n_h = cnp.PyArray_DIMS(<cnp.ndarray>W1)[0], n_y = cnp.PyArray_DIMS(<cnp.ndarray>W2)[0]
+    cdef void *px = _data(X), *py = _data(Y), *pw1 = _data(W1), *pb1 = _data(b1)
+    cdef void *pw2 = _data(W2), *pb2 = _data(b2)
+    cdef double* pc = <double*>_data(costs)
+    cdef long long r
+    with nogil:
+        r = (<_mlp_step_t>address)(px, py, pw1, pb1, pw2, pb2, n_x, n_h, n_y, m, learning_rate, pc, n)
+    if r <= 0:  # 1 + the kernel's result: 0 is numba's reply to an exception in the kernel
+        raise RuntimeError("the numba kernel failed (see the message above)")
+    return r - 1
+
+
+def numba_logreg_propagate(size_t address, int typenum, w, b, X, Y):
+    """Run the C function at ``address`` (numba's ``_c_logreg_propagate`` for ``typenum``):
+    ``(status, dw, db, cost)`` as the protocol's ``logreg_propagate``; None when the arrays
+    are not plain arrays of ``typenum`` with agreeing shapes and ``b`` a plain 1-vector."""
+    if address == 0 or not _logreg_ready(typenum, w, X, Y) or not _plain(b, typenum, 1):
+        return None
+    if cnp.PyArray_DIMS(<cnp.ndarray>b)[0] != 1:
+        return None
+    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
+    cdef cnp.npy_intp dims[2]
+    dims[0] = x[0]
+    dims[1] = 1
+    cdef cnp.ndarray dw = cnp.PyArray_EMPTY(2, dims, typenum, 0)
+    cdef long long n_x = x[0], m = x[1], r
+    cdef void *pw = _data(w), *pb = _data(b), *px = _data(X), *py = _data(Y), *pd = _data(dw)
+    cdef double out[2]
+    with nogil:
+        r = (<_logreg_step_t>address)(pw, pb, px, py, n_x, m, pd, out)
+    if r <= 0:
+        raise RuntimeError("the numba kernel failed (see the message above)")
+    return (r - 1, dw, out[0], out[1])

@@ -9,6 +9,11 @@ Design
   run their whole iteration loop in compiled code; the buffers they need (activations,
   ``dZ``, gradient partial sums) are allocated once per call, privately, so concurrent
   calls from several Python threads never share memory.
+* **No dispatcher on the hot path.**  The one-thread kernels of ``mlp_descend`` and
+  ``logreg_propagate`` are also compiled as C functions of raw pointers (``numba.cfunc``,
+  cached like the rest), which :mod:`fastnn._fastpath` calls on arrays it has checked:
+  numba's dispatcher (typing and unboxing nine arguments, boxing the result) costs
+  about as much as the course-size step.  Other arrays take the dispatcher's path.
 * **Fused passes over blocks of examples.**  The examples (columns of ``X``) are cut in
   ranges, one per thread, and each range in blocks.  For a block: ``Z1 = W1 X + b1``
   (rows of ``X`` four at a time, two hidden units per pass); one pass computing
@@ -49,7 +54,7 @@ import types as pytypes
 
 import numba
 import numpy as np
-from numba import njit, prange, types
+from numba import carray, cfunc, njit, prange, types
 
 from fastnn._backends import ACTIVATIONS, BAD_LABEL, NONFINITE, OK, RELU, TANH
 from fastnn._backends import _numba_math as nm
@@ -104,16 +109,20 @@ def _variants(fn):
     The copies get their own names: numba's cache files are named after the function.
     """
 
-    def copy(suffix):
-        f = pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + suffix,
-                                 fn.__defaults__, fn.__closure__)
-        f.__qualname__ = fn.__qualname__ + suffix
-        f.__doc__ = fn.__doc__
-        return f
-
-    serial = njit(**_JIT)(copy("_serial"))
-    parallel = njit(parallel=True, **_JIT)(copy("_parallel")) if _PARALLEL else serial
+    serial = njit(**_JIT)(_renamed(fn, "_serial"))
+    parallel = njit(parallel=True, **_JIT)(_renamed(fn, "_parallel")) if _PARALLEL else serial
     return serial, parallel
+
+
+def _renamed(fn, suffix, **constants):
+    """A copy of the Python function ``fn`` named ``fn.__name__ + suffix`` (numba's cache
+    files are named after the function) whose globals also hold ``constants`` (numba
+    freezes globals as compile-time constants)."""
+    g = dict(fn.__globals__, **constants) if constants else fn.__globals__
+    f = pytypes.FunctionType(fn.__code__, g, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    f.__qualname__ = fn.__qualname__ + suffix
+    f.__doc__ = fn.__doc__
+    return f
 
 
 def details() -> dict:
@@ -768,19 +777,10 @@ _ACT, _CHECK = TANH, True
 
 
 def _specialized(fn, suffix, parallel=False, **constants):
-    """A dispatcher compiled from a copy of ``fn`` whose globals also hold ``constants``.
-
-    Numba freezes globals as compile-time constants: a kernel specialized on its
-    activation and its check compiles only the branches it runs (less to compile, fewer
-    arguments to pass per call).  The copy gets its own name: numba's cache files are
-    named after the function.
-    """
-    g = dict(fn.__globals__)
-    g.update(constants)
-    f = pytypes.FunctionType(fn.__code__, g, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
-    f.__qualname__ = fn.__qualname__ + suffix
-    f.__doc__ = fn.__doc__
-    return njit(parallel=parallel and _PARALLEL, **_JIT)(f)
+    """A dispatcher compiled from a copy of ``fn`` whose globals also hold ``constants``:
+    a kernel specialized on its activation and its check compiles only the branches it
+    runs (less to compile, fewer arguments to pass per call)."""
+    return njit(parallel=parallel and _PARALLEL, **_JIT)(_renamed(fn, suffix, **constants))
 
 
 _KERNELS: dict = {}
@@ -795,6 +795,76 @@ def _kernel(impl, mode, act=TANH, check=True):
         suffix = f"_{mode}_{ACTIVATIONS[act]}{'_check' if check else ''}"
         k = _KERNELS[key] = _specialized(impl, suffix, mode == "parallel", _ACT=act, _CHECK=bool(check))
     return k
+
+
+# --- C entry points ---------------------------------------------------------------------
+# The small-size kernels (one thread, microseconds a call) are also compiled as C functions
+# of raw pointers (``numba.cfunc``), which fastnn._fastpath calls on arrays it has checked:
+# numba's dispatcher (typing, unboxing nine arguments, boxing the result) costs ~2 us a
+# call, as much as the course-size step itself.  Without the compiled fast path, or for
+# arrays it does not take, the same kernels run through their dispatchers.
+
+try:
+    from fastnn import _fastpath
+except ImportError:  # not built (a source checkout without pip install): the dispatchers
+    _fastpath = None
+
+#: numba's element type by NumPy type number (the dtype's ``num``).
+_C_TYPES = {np.dtype(np.float64).num: types.float64, np.dtype(np.float32).num: types.float32}
+#: The kernel a C entry point calls: each entry is a copy of its template with its own.
+_KERNEL = None
+
+
+def _c_mlp_descend(X, Y, W1, b1, W2, b2, n_x, n_h, n_y, m, lr, costs, n):
+    """``1 +`` the serial step kernel ``_KERNEL``'s result on raw pointers (numba's C
+    functions return 0 when the code inside raised)."""
+    return 1 + _KERNEL(carray(X, (n_x, m)), carray(Y, (n_y, m)), carray(W1, (n_h, n_x)),
+                       carray(b1, (n_h, 1)), carray(W2, (n_y, n_h)), carray(b2, (n_y, 1)), lr,
+                       carray(costs, (n,)), 1)
+
+
+def _c_logreg_propagate(w, b, X, Y, n_x, m, dw, out):
+    """``1 +`` the status of the serial kernel ``_KERNEL`` on raw pointers; ``dw`` (n_x)
+    and ``out`` (db, cost) written."""
+    status, g, db, cost = _KERNEL(carray(w, (n_x, 1)), carray(b, (1,)), carray(X, (n_x, m)),
+                                  carray(Y, (1, m)), 1, False)
+    if status != BAD_LABEL:
+        for i in range(n_x):
+            dw[i] = g[i, 0]
+    out[0] = db
+    out[1] = cost
+    return 1 + status
+
+
+_C_ENTRIES: dict = {}
+
+
+def _c_entry(key):
+    """The address of the C function for ``key`` = (template, typenum, kernel arguments),
+    compiled (or loaded from numba's cache) on first use; 0 when there is none."""
+    address = _C_ENTRIES.get(key)
+    if address is None:
+        address = _C_ENTRIES[key] = _compile_c_entry(*key)
+    return address
+
+
+def _compile_c_entry(template, typenum, *kernel_key):
+    dt = _C_TYPES.get(typenum)
+    if _fastpath is None or dt is None:
+        return 0
+    p, i64, f64 = types.CPointer(dt), types.int64, types.float64
+    if template == "mlp_descend":
+        act, check = kernel_key
+        kernel = _kernel(_mlp_descend_impl, "serial", act, check)
+        sig = i64(p, p, p, p, p, p, i64, i64, i64, i64, f64, types.CPointer(f64), i64)
+        fn, suffix = _c_mlp_descend, f"_{ACTIVATIONS[act]}{'_check' if check else ''}"
+    else:
+        kernel = _logreg_propagate_serial
+        sig = i64(p, p, p, p, i64, i64, p, types.CPointer(f64))
+        fn, suffix = _c_logreg_propagate, ""
+    suffix += "_f32" if dt == types.float32 else "_f64"
+    options = {k: v for k, v in _JIT.items() if k != "nogil"}
+    return cfunc(sig, **options)(_renamed(fn, suffix, _KERNEL=kernel)).address
 
 
 # --- workspace --------------------------------------------------------------------------
@@ -1095,7 +1165,10 @@ def _logreg_mode(X, n_threads):
 
 def logreg_propagate(w, b, X, Y, n_threads=1):
     if X.nbytes < LOGREG_STREAM_FROM or n_threads == 1:  # the common case, fast
-        status, dw, db, cost = _logreg_propagate_serial(w, b, X, Y, 1, False)
+        t = X.dtype.num
+        address = _C_ENTRIES.get(("logreg_propagate", t)) or _c_entry(("logreg_propagate", t))
+        result = address and _fastpath.numba_logreg_propagate(address, t, w, b, X, Y)
+        status, dw, db, cost = result or _logreg_propagate_serial(w, b, X, Y, 1, False)
     else:
         nt, stream = _logreg_mode(X, n_threads)
         if nt > 1:
@@ -1545,6 +1618,12 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
     n_h = W1.shape[0]
     if n_x * n_h * m < MLP_THREADS_FROM:  # the common case, fast: one thread, no BLAS
         check = 1 if check else 0
+        key = ("mlp_descend", X.dtype.num, activation, check)
+        address = _C_ENTRIES.get(key) or _c_entry(key)
+        if address:
+            r = _fastpath.numba_mlp_descend(address, key[1], X, Y, W1, b1, W2, b2, learning_rate, costs)
+            if r is not None:
+                return r & 3, r >> 2
         kernel = _SERIAL[activation][check] or _serial_kernel(activation, check)
         r = kernel(X, Y, W1, b1, W2, b2, learning_rate, costs, 1)
         return r & 3, r >> 2
