@@ -18,20 +18,22 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef int _READY = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NPY_ARRAY_WRITEABLE
+cdef int _READ = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED
+cdef int _READY = _READ | cnp.NPY_ARRAY_WRITEABLE
 
 
-cdef inline bint _plain(object a, int typenum, int ndim=2) noexcept:
+cdef inline bint _plain(object a, int typenum, int ndim=2, bint writable=True) noexcept:
     """``a`` is an exact ndarray of ``typenum`` and ``ndim`` dimensions, native, C-contiguous,
-    aligned, writable."""
+    aligned, and writable unless ``writable`` is False."""
     if type(a) is not cnp.ndarray:
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int flags = _READY if writable else _READ
     return (
         cnp.PyArray_TYPE(arr) == typenum
         and cnp.PyArray_NDIM(arr) == ndim
         and cnp.PyArray_ISNOTSWAPPED(arr)
-        and (cnp.PyArray_FLAGS(arr) & _READY) == _READY
+        and (cnp.PyArray_FLAGS(arr) & flags) == flags
     )
 
 
@@ -42,9 +44,11 @@ cdef inline int _float_type(object X) noexcept:
     return t if t == cnp.NPY_DOUBLE or t == cnp.NPY_FLOAT else -1
 
 
-cdef bint _mlp_ready(int t, X, Y, W1, b1, W2, b2) noexcept:
-    """The six arrays of a step are plain arrays of ``t`` (see ``_plain``) of agreeing shapes."""
-    if not (_plain(X, t) and _plain(Y, t) and _plain(W1, t) and _plain(b1, t) and _plain(W2, t) and _plain(b2, t)):
+cdef bint _mlp_ready(int t, X, Y, W1, b1, W2, b2, bint inputs_writable=True) noexcept:
+    """The six arrays of a step are plain arrays of ``t`` (see ``_plain``) of agreeing shapes
+    (``X`` and ``Y`` need not be writable unless ``inputs_writable``)."""
+    if not (_plain(X, t, 2, inputs_writable) and _plain(Y, t, 2, inputs_writable)
+            and _plain(W1, t) and _plain(b1, t) and _plain(W2, t) and _plain(b2, t)):
         return False
     cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
     cdef cnp.npy_intp* y = cnp.PyArray_DIMS(<cnp.ndarray>Y)
@@ -82,8 +86,10 @@ def mlp_arrays(parameters, X, Y):
     return None
 
 
-cdef bint _logreg_ready(int t, w, X, Y) noexcept:
-    if not (_plain(X, t) and _plain(w, t) and _plain(Y, t)):
+cdef bint _logreg_ready(int t, w, X, Y, bint writable=True) noexcept:
+    """``w``, ``X``, ``Y`` are plain arrays of ``t`` (writable unless not ``writable``) of
+    agreeing shapes."""
+    if not (_plain(X, t, 2, writable) and _plain(w, t, 2, writable) and _plain(Y, t, 2, writable)):
         return False
     cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
     cdef cnp.npy_intp* v = cnp.PyArray_DIMS(<cnp.ndarray>w)
@@ -100,11 +106,12 @@ def logreg_arrays(w, X, Y):
 
 
 # --- calls into numba's C entry points ----------------------------------------------------
-# fastnn._backends.numba compiles its small-size kernels also as ``numba.cfunc`` C functions
-# of raw pointers; called from here they skip numba's dispatcher (typing and unboxing nine
-# arguments, boxing the result: ~2 us a call, as long as the whole course-size step).  They
-# run only on arrays checked here to be exactly what the C function reads; anything else
-# gets None and takes the dispatcher's path.
+# fastnn._backends.numba compiles its one-thread kernels also as ``numba.cfunc`` C functions
+# of raw pointers; called from here they skip numba's dispatcher (see "C entry points"
+# there).  They run only on arrays checked here to be exactly what the C function reads
+# (the inputs may be read-only); anything else gets None and takes the dispatcher's path.
+# A C function returns 1 + the kernel's result, 0 when the kernel raised (numba prints the
+# exception as unraisable): then None too, and the dispatcher's call raises it again.
 
 ctypedef long long (*_mlp_step_t)(void*, void*, void*, void*, void*, void*, long long, long long,
                                   long long, long long, double, double*, long long) noexcept nogil
@@ -118,10 +125,10 @@ cdef inline void* _data(object a) noexcept:
 
 def numba_mlp_descend(size_t address, int typenum, X, Y, W1, b1, W2, b2, double learning_rate, costs):
     """Run the C function at ``address`` (numba's ``_c_mlp_descend``, compiled for arrays of
-    ``typenum``): ``len(costs)`` steps, the protocol's ``n_done * 4 + status``; None when
-    the arrays are not plain arrays of ``typenum`` with agreeing shapes and ``costs`` a
-    plain float64 vector."""
-    if address == 0 or not _mlp_ready(typenum, X, Y, W1, b1, W2, b2):
+    ``typenum``): ``len(costs)`` steps, the protocol's ``n_done * 4 + status``.  None when
+    the arrays are not plain arrays of ``typenum`` with agreeing shapes (the parameters
+    writable) and ``costs`` a plain float64 vector, or when the kernel raised."""
+    if address == 0 or not _mlp_ready(typenum, X, Y, W1, b1, W2, b2, False):
         return None
     if not _plain(costs, cnp.NPY_DOUBLE, 1):
         return None
@@ -131,22 +138,25 @@ def numba_mlp_descend(size_t address, int typenum, X, Y, W1, b1, W2, b2, double 
     cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
     cdef long long n_x = x[0], m = x[1]
     cdef long long n_h = cnp.PyArray_DIMS(<cnp.ndarray>W1)[0], n_y = cnp.PyArray_DIMS(<cnp.ndarray>W2)[0]
-    cdef void *px = _data(X), *py = _data(Y), *pw1 = _data(W1), *pb1 = _data(b1)
-    cdef void *pw2 = _data(W2), *pb2 = _data(b2)
+    cdef void* px = _data(X)
+    cdef void* py = _data(Y)
+    cdef void* pw1 = _data(W1)
+    cdef void* pb1 = _data(b1)
+    cdef void* pw2 = _data(W2)
+    cdef void* pb2 = _data(b2)
     cdef double* pc = <double*>_data(costs)
     cdef long long r
     with nogil:
         r = (<_mlp_step_t>address)(px, py, pw1, pb1, pw2, pb2, n_x, n_h, n_y, m, learning_rate, pc, n)
-    if r <= 0:  # 1 + the kernel's result: 0 is numba's reply to an exception in the kernel
-        raise RuntimeError("the numba kernel failed (see the message above)")
-    return r - 1
+    return r - 1 if r > 0 else None
 
 
 def numba_logreg_propagate(size_t address, int typenum, w, b, X, Y):
     """Run the C function at ``address`` (numba's ``_c_logreg_propagate`` for ``typenum``):
-    ``(status, dw, db, cost)`` as the protocol's ``logreg_propagate``; None when the arrays
-    are not plain arrays of ``typenum`` with agreeing shapes and ``b`` a plain 1-vector."""
-    if address == 0 or not _logreg_ready(typenum, w, X, Y) or not _plain(b, typenum, 1):
+    ``(status, dw, db, cost)`` as the protocol's ``logreg_propagate``.  None when the arrays
+    are not plain arrays of ``typenum`` with agreeing shapes and ``b`` a plain 1-vector, or
+    when the kernel raised."""
+    if address == 0 or not _logreg_ready(typenum, w, X, Y, False) or not _plain(b, typenum, 1, False):
         return None
     if cnp.PyArray_DIMS(<cnp.ndarray>b)[0] != 1:
         return None
@@ -156,10 +166,12 @@ def numba_logreg_propagate(size_t address, int typenum, w, b, X, Y):
     dims[1] = 1
     cdef cnp.ndarray dw = cnp.PyArray_EMPTY(2, dims, typenum, 0)
     cdef long long n_x = x[0], m = x[1], r
-    cdef void *pw = _data(w), *pb = _data(b), *px = _data(X), *py = _data(Y), *pd = _data(dw)
+    cdef void* pw = _data(w)
+    cdef void* pb = _data(b)
+    cdef void* px = _data(X)
+    cdef void* py = _data(Y)
+    cdef void* pd = _data(dw)
     cdef double out[2]
     with nogil:
         r = (<_logreg_step_t>address)(pw, pb, px, py, n_x, m, pd, out)
-    if r <= 0:
-        raise RuntimeError("the numba kernel failed (see the message above)")
-    return (r - 1, dw, out[0], out[1])
+    return (r - 1, dw, out[0], out[1]) if r > 0 else None

@@ -17,9 +17,9 @@ from fastnn._backends import numba as numba_backend
 ROUNDS, CALLS = 7, 2000
 
 
-def use_c_entries(on: bool, fastpath=numba_backend._fastpath) -> None:
+def use_c_entries(on: bool, fastpath=numba_backend._fastpath, entries=numba_backend._C_ENTRIES) -> None:
     numba_backend._fastpath = fastpath if on else None
-    numba_backend._C_ENTRIES.clear()
+    numba_backend._C_ENTRIES = entries if on else {}
 
 
 def course_calls(rng, dtype) -> dict:

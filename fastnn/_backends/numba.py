@@ -11,9 +11,9 @@ Design
   calls from several Python threads never share memory.
 * **No dispatcher on the hot path.**  The one-thread kernels of ``mlp_descend`` and
   ``logreg_propagate`` are also compiled as C functions of raw pointers (``numba.cfunc``,
-  cached like the rest), which :mod:`fastnn._fastpath` calls on arrays it has checked:
-  numba's dispatcher (typing and unboxing nine arguments, boxing the result) costs
-  about as much as the course-size step.  Other arrays take the dispatcher's path.
+  cached like the rest), which :mod:`fastnn._fastpath` calls on arrays it has checked,
+  skipping numba's dispatcher (see "C entry points" below).  Other arrays take the
+  dispatcher's path.
 * **Fused passes over blocks of examples.**  The examples (columns of ``X``) are cut in
   ranges, one per thread, and each range in blocks.  For a block: ``Z1 = W1 X + b1``
   (rows of ``X`` four at a time, two hidden units per pass); one pass computing
@@ -164,6 +164,9 @@ def details() -> dict:
                  if BLAS else "none found: register tiles for every product"),
         "blas_dot": ("NumPy's cblas_ddot64_ for a float64 dot from the threads' threshold"
                      if BLAS_DOT and _PARALLEL else "none: the own loop"),
+        "c_entries": ("one-thread train_step and propagate called as C functions by "
+                      "fastnn._fastpath" if _fastpath is not None
+                      else "none (fastnn._fastpath not built): numba's dispatchers"),
     }
 
 
@@ -798,11 +801,12 @@ def _kernel(impl, mode, act=TANH, check=True):
 
 
 # --- C entry points ---------------------------------------------------------------------
-# The small-size kernels (one thread, microseconds a call) are also compiled as C functions
-# of raw pointers (``numba.cfunc``), which fastnn._fastpath calls on arrays it has checked:
-# numba's dispatcher (typing, unboxing nine arguments, boxing the result) costs ~2 us a
-# call, as much as the course-size step itself.  Without the compiled fast path, or for
-# arrays it does not take, the same kernels run through their dispatchers.
+# The one-thread kernels of mlp_descend and logreg_propagate are also compiled as C
+# functions of raw pointers (``numba.cfunc``), which fastnn._fastpath calls on arrays it
+# has checked, skipping numba's dispatcher (typing and unboxing the arguments, boxing the
+# result): 1.3-2 us of a 5-13 us call at the course sizes (scripts/numba_c_entries.py).
+# Without the compiled fast path, or for arrays it does not take, the same kernels run
+# through their dispatchers.
 
 try:
     from fastnn import _fastpath
@@ -811,7 +815,7 @@ except ImportError:  # not built (a source checkout without pip install): the di
 
 #: numba's element type by NumPy type number (the dtype's ``num``).
 _C_TYPES = {np.dtype(np.float64).num: types.float64, np.dtype(np.float32).num: types.float32}
-#: The kernel a C entry point calls: each entry is a copy of its template with its own.
+#: The kernel a C entry point calls (each entry is a copy of its template, with its own).
 _KERNEL = None
 
 
@@ -836,12 +840,15 @@ def _c_logreg_propagate(w, b, X, Y, n_x, m, dw, out):
     return 1 + status
 
 
+#: key (template, typenum, kernel arguments) -> the C function's address, 0 for none.
 _C_ENTRIES: dict = {}
+#: The compiled C functions: their code lives as long as they do.
+_C_FUNCTIONS: list = []
 
 
 def _c_entry(key):
-    """The address of the C function for ``key`` = (template, typenum, kernel arguments),
-    compiled (or loaded from numba's cache) on first use; 0 when there is none."""
+    """The address of the C function for ``key``, compiled (or loaded from numba's cache)
+    on first use; 0 when there is none."""
     address = _C_ENTRIES.get(key)
     if address is None:
         address = _C_ENTRIES[key] = _compile_c_entry(*key)
@@ -854,17 +861,19 @@ def _compile_c_entry(template, typenum, *kernel_key):
         return 0
     p, i64, f64 = types.CPointer(dt), types.int64, types.float64
     if template == "mlp_descend":
-        act, check = kernel_key
-        kernel = _kernel(_mlp_descend_impl, "serial", act, check)
+        kernel = _kernel(_mlp_descend_impl, "serial", *kernel_key)
         sig = i64(p, p, p, p, p, p, i64, i64, i64, i64, f64, types.CPointer(f64), i64)
-        fn, suffix = _c_mlp_descend, f"_{ACTIVATIONS[act]}{'_check' if check else ''}"
+        fn = _c_mlp_descend
     else:
         kernel = _logreg_propagate_serial
         sig = i64(p, p, p, p, i64, i64, p, types.CPointer(f64))
-        fn, suffix = _c_logreg_propagate, ""
-    suffix += "_f32" if dt == types.float32 else "_f64"
+        fn = _c_logreg_propagate
+    # numba's cache tells functions apart by name, not by globals: the name holds the kernel's
+    suffix = f"_{kernel.py_func.__name__}_{dt}"
     options = {k: v for k, v in _JIT.items() if k != "nogil"}
-    return cfunc(sig, **options)(_renamed(fn, suffix, _KERNEL=kernel)).address
+    c_function = cfunc(sig, **options)(_renamed(fn, suffix, _KERNEL=kernel))
+    _C_FUNCTIONS.append(c_function)
+    return c_function.address
 
 
 # --- workspace --------------------------------------------------------------------------
@@ -1165,9 +1174,11 @@ def _logreg_mode(X, n_threads):
 
 def logreg_propagate(w, b, X, Y, n_threads=1):
     if X.nbytes < LOGREG_STREAM_FROM or n_threads == 1:  # the common case, fast
-        t = X.dtype.num
-        address = _C_ENTRIES.get(("logreg_propagate", t)) or _c_entry(("logreg_propagate", t))
-        result = address and _fastpath.numba_logreg_propagate(address, t, w, b, X, Y)
+        key = ("logreg_propagate", X.dtype.num)
+        address = _C_ENTRIES.get(key)
+        if address is None:
+            address = _c_entry(key)
+        result = address and _fastpath.numba_logreg_propagate(address, key[1], w, b, X, Y)
         status, dw, db, cost = result or _logreg_propagate_serial(w, b, X, Y, 1, False)
     else:
         nt, stream = _logreg_mode(X, n_threads)
@@ -1619,7 +1630,9 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
     if n_x * n_h * m < MLP_THREADS_FROM:  # the common case, fast: one thread, no BLAS
         check = 1 if check else 0
         key = ("mlp_descend", X.dtype.num, activation, check)
-        address = _C_ENTRIES.get(key) or _c_entry(key)
+        address = _C_ENTRIES.get(key)
+        if address is None:
+            address = _c_entry(key)
         if address:
             r = _fastpath.numba_mlp_descend(address, key[1], X, Y, W1, b1, W2, b2, learning_rate, costs)
             if r is not None:
