@@ -92,12 +92,14 @@ def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, thr
     if threads > 1 and (not numba_backend._PARALLEL or numba_backend._MAX_THREADS < threads):
         pytest.skip(f"numba runs {numba_backend._MAX_THREADS} thread(s) here (parallel={numba_backend._PARALLEL})")
     monkeypatch.setattr(numba_backend, "LOGREG_STREAM_FROM", 0)
-    if split == "examples":
+    if split == "features":  # propagate too (it splits the examples when it can)
+        monkeypatch.setattr(numba_backend, "LOGREG_MIN_EXAMPLES", M + 1)
+    else:
         monkeypatch.setattr(numba_backend, "LOGREG_STREAM_MAX_ROW", 0)
         monkeypatch.setattr(numba_backend, "LOGREG_THREADS_FROM", 0)
     modes = []
     choose = numba_backend._logreg_mode
-    monkeypatch.setattr(numba_backend, "_logreg_mode", lambda *a: modes.append(choose(*a)) or modes[-1])
+    monkeypatch.setattr(numba_backend, "_logreg_mode", lambda *a, **k: modes.append(choose(*a, **k)) or modes[-1])
     before = fastnn.get_num_threads()
     fastnn.set_num_threads(threads)
     try:
@@ -107,3 +109,21 @@ def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, thr
         fastnn.set_num_threads(before)
     calls = 3 if threads > 1 else 2  # propagate with one thread takes the serial path directly
     assert modes == [(threads, split == "features")] * calls
+
+
+def test_numba_logreg_split_per_kernel():
+    """Short rows of a large X: the descent streams the features (one pass over X per
+    step), one pass alone splits the examples -- unless too few for every thread."""
+    require_backend("numba")
+    from fastnn._backends import numba as numba_backend
+
+    if not numba_backend._PARALLEL or numba_backend._MAX_THREADS < 2:
+        pytest.skip(f"numba runs {numba_backend._MAX_THREADS} thread(s) here (parallel={numba_backend._PARALLEL})")
+    X = np.empty((numba_backend.LOGREG_STREAM_FROM // (8 * 209) + 1, 209))
+    mode = numba_backend._logreg_mode
+    assert mode(X, 2, descend=True) == (2, True)
+    assert mode(X, 2, descend=False) == (2, False)
+    assert mode(X[:, :100], 2, descend=False) == (1, False)  # under 4 MiB now
+    short = np.empty((X.shape[0] * 3, 100))  # 100 examples: under 64 per thread
+    assert mode(short, 2, descend=False) == (2, True)
+    assert mode(X, 1, descend=False) == (1, True)
