@@ -1,7 +1,9 @@
-"""A/B of the two ways numba's logistic regression can thread one pass (``propagate``) over
-short rows: ranges of features streamed (two parallel regions around a serial one) or
-ranges of examples (one region), against the numpy backend and cython's (features) in
-one process, interleaved, with the other rows' threads settled before each batch.
+"""A/B of the ways numba's logistic regression can cut one pass (``propagate``) over short
+rows: ranges of features streamed (two parallel regions around a serial one), ranges of
+examples (one region; what ``propagate`` runs), and -- the idea it rules out -- one pass
+over ``X`` in blocks of ``BLOCK`` examples (each block's logits, then its ``dw`` terms
+while the block is in L2), against the numpy backend and cython's (features) in one
+process, interleaved, with the other rows' threads settled before each batch.
 
     python scripts/logreg_splits.py [n_x m] [float32]      # default 12288 209 float64
 
@@ -14,10 +16,50 @@ import sys
 import time
 
 import numpy as np
+from numba import njit, prange
 
 import fastnn
+from fastnn._backends import _numba_math as nm
 from fastnn._backends import numba as nb
 from fastnn.bench.timing import median, settle
+
+BLOCK = 64  # examples per block: 12288 x 64 float64 = 6.3 MB, in the 300 MiB L3 (2 MiB L2)
+
+
+@njit(parallel=True, error_model="numpy", fastmath={"nsz", "contract", "arcp"})
+def one_pass(w, b, X, Y, nt, block):
+    """``(dw, db, cost)`` reading ``X`` once: each thread its range of examples, in blocks."""
+    n_x, m = X.shape
+    win = nb._window(X)
+    ws = np.empty(nt * (block + 2 * win + n_x), X.dtype)
+    Z = nb._view(ws, 0, (nt, 1, block))
+    tail = nb._view(ws, nt * block, (nt, 1, win))
+    Gm = nb._view(ws, nt * (block + win), (nt, 1, win))
+    gw = nb._view(ws, nt * (block + 2 * win), (nt, 1, n_x))
+    gb = np.zeros(nt)
+    cost = np.zeros(nt)
+    W = w.reshape(1, -1)
+    bb = b.reshape(1, 1)
+    for t in prange(nt):
+        c0, c1 = nb._split(m, nt, t)
+        z = Z[t]
+        g = gw[t]
+        g[:] = 0
+        j0 = c0
+        while j0 < c1:
+            L = min(block, c1 - j0)
+            nb._forward(z, W, bb, X, j0, L, tail[t])
+            for k in range(L):
+                y = Y[0, j0 + k]
+                a, loss = nm.logistic_loss(z[0, k], y)
+                z[0, k] = a - y
+                gb[t] += np.float64(a - y)
+                cost[t] += np.float64(loss)
+            nb._backward(g, z, Gm[t], X, j0, L)
+            j0 += L
+    for t in range(1, nt):
+        gw[0] += gw[t]
+    return gw[0, 0] / m, gb.sum() / m, cost.sum() / m
 
 
 def main(argv: list[str]) -> None:
@@ -36,7 +78,11 @@ def main(argv: list[str]) -> None:
         f"numba features x{nt}": lambda: nb._logreg_propagate_parallel(w, b, X, Y, nt, True),
         f"numba examples x{nt}": lambda: nb._logreg_propagate_parallel(w, b, X, Y, nt, False),
         "numba one thread": lambda: nb._logreg_propagate_serial(w, b, X, Y, 1, False),
+        f"numba one pass x{nt}": lambda: one_pass(w, b, X, Y, nt, BLOCK),
     }
+    reference, _ = rows["numpy backend"]()
+    dw = one_pass(w, b, X, Y, nt, BLOCK)[0]
+    assert np.allclose(dw, reference["dw"].ravel(), rtol=1e-4, atol=1e-7), "one pass: wrong dw"
     samples: dict[str, list[float]] = {name: [] for name in rows}
     for fn in rows.values():
         fn()
