@@ -127,13 +127,18 @@ def extensions() -> list[Extension]:
         extra_link_args=link_args,
     )
     # the compiled fast path of the validation layer (fastnn/_validation.py): O(1) checks
-    # of the common case, in C; plain flags, it does no arithmetic
+    # of the common case, in C, and the calls into numba's C entries (its mid-size steps on
+    # an OpenMP team); plain flags, it does no arithmetic
     guard = Extension(
         "fastnn._fastpath",
         sources=["kernels/fastpath.pyx"],
-        include_dirs=[numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-        extra_compile_args=["-O2"],
+        include_dirs=["kernels", numpy.get_include()],
+        define_macros=[
+            ("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
+            ("FASTNN_OPENMP", "1" if record["openmp"] else "0"),
+        ],
+        extra_compile_args=["-O2"] + (["-fopenmp"] if record["openmp"] else []),
+        extra_link_args=["-fopenmp"] if record["openmp"] else [],
     )
     return cythonize([ext, guard], compiler_directives=directives, compile_time_env={"FASTNN_DEBUG": debug})
 

@@ -15,6 +15,7 @@ C functions of raw pointers, called here without numba's dispatcher.
 """
 
 cimport numpy as cnp
+from cython.parallel cimport prange
 
 cnp.import_array()
 
@@ -123,31 +124,44 @@ cdef inline void* _data(object a) noexcept:
     return cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+# a descent's arguments as numba's C functions take them
+cdef struct _Step:
+    void* X
+    void* Y
+    void* W1
+    void* b1
+    void* W2
+    void* b2
+    double* costs
+    long long n_x, n_h, n_y, m, n
+
+
+cdef bint _step(_Step* s, int typenum, X, Y, W1, b1, W2, b2, costs) noexcept:
+    """Fill ``s`` when the arrays are plain arrays of ``typenum`` with agreeing shapes (the
+    parameters writable) and ``costs`` a plain float64 vector of at least one step."""
+    if not _mlp_ready(typenum, X, Y, W1, b1, W2, b2, False) or not _plain(costs, cnp.NPY_DOUBLE, 1):
+        return False
+    s.n = cnp.PyArray_DIMS(<cnp.ndarray>costs)[0]
+    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
+    s.n_x, s.m = x[0], x[1]
+    s.n_h, s.n_y = cnp.PyArray_DIMS(<cnp.ndarray>W1)[0], cnp.PyArray_DIMS(<cnp.ndarray>W2)[0]
+    s.X, s.Y, s.W1, s.b1, s.W2, s.b2 = _data(X), _data(Y), _data(W1), _data(b1), _data(W2), _data(b2)
+    s.costs = <double*>_data(costs)
+    return s.n >= 1
+
+
 def numba_mlp_descend(size_t address, int typenum, X, Y, W1, b1, W2, b2, double learning_rate, costs):
     """Run the C function at ``address`` (numba's ``_c_mlp_descend``, compiled for arrays of
     ``typenum``): ``len(costs)`` steps, the protocol's ``n_done * 4 + status``.  None when
     the arrays are not plain arrays of ``typenum`` with agreeing shapes (the parameters
     writable) and ``costs`` a plain float64 vector, or when the kernel raised."""
-    if address == 0 or not _mlp_ready(typenum, X, Y, W1, b1, W2, b2, False):
+    cdef _Step s
+    if address == 0 or not _step(&s, typenum, X, Y, W1, b1, W2, b2, costs):
         return None
-    if not _plain(costs, cnp.NPY_DOUBLE, 1):
-        return None
-    cdef cnp.npy_intp n = cnp.PyArray_DIMS(<cnp.ndarray>costs)[0]
-    if n < 1:
-        return None
-    cdef cnp.npy_intp* x = cnp.PyArray_DIMS(<cnp.ndarray>X)
-    cdef long long n_x = x[0], m = x[1]
-    cdef long long n_h = cnp.PyArray_DIMS(<cnp.ndarray>W1)[0], n_y = cnp.PyArray_DIMS(<cnp.ndarray>W2)[0]
-    cdef void* px = _data(X)
-    cdef void* py = _data(Y)
-    cdef void* pw1 = _data(W1)
-    cdef void* pb1 = _data(b1)
-    cdef void* pw2 = _data(W2)
-    cdef void* pb2 = _data(b2)
-    cdef double* pc = <double*>_data(costs)
     cdef long long r
     with nogil:
-        r = (<_mlp_step_t>address)(px, py, pw1, pb1, pw2, pb2, n_x, n_h, n_y, m, learning_rate, pc, n)
+        r = (<_mlp_step_t>address)(s.X, s.Y, s.W1, s.b1, s.W2, s.b2, s.n_x, s.n_h, s.n_y, s.m,
+                                   learning_rate, s.costs, s.n)
     return r - 1 if r > 0 else None
 
 
@@ -175,3 +189,56 @@ def numba_logreg_propagate(size_t address, int typenum, w, b, X, Y):
     with nogil:
         r = (<_logreg_step_t>address)(pw, pb, px, py, n_x, m, pd, out)
     return (r - 1, dw, out[0], out[1]) if r > 0 else None
+
+
+# --- numba's step on an OpenMP team -------------------------------------------------------
+# Mid-size steps of the numba backend run here on the OpenMP team: numba's own parallel
+# region (parfor) costs more than it saves below ~2M multiply-adds a step, where one region
+# of this team pays already (see MLP_TEAM_FROM in fastnn/_backends/numba.py).  Each step:
+# the team calls numba's C entry of a range of examples once per thread (each writes its
+# loss and its partial gradient sums to its part of ``ws``), then numba's C entry of the
+# step's end adds the parts in thread order and updates the parameters.  The chunks do not
+# depend on how many threads run them: on one thread (no free core) the result is the same.
+
+ctypedef double (*_mlp_chunk_t)(void*, void*, void*, void*, void*, void*, long long, long long,
+                                long long, long long, void*, long long, long long) noexcept nogil
+ctypedef long long (*_mlp_end_t)(void*, void*, void*, void*, void*, void*, long long, long long,
+                                 long long, long long, void*, long long, double*, double,
+                                 long long, double*) noexcept nogil
+
+cdef extern from "vecmath.h":
+    int fastnn_cores_free(int team) nogil
+
+cdef enum:
+    MAX_TEAM = 64
+
+
+def numba_mlp_descend_team(size_t chunk, size_t end, int typenum, X, Y, W1, b1, W2, b2,
+                           double learning_rate, costs, ws, int nt):
+    """``len(costs)`` steps of numba's C entries ``chunk`` (``_c_mlp_chunk``) and ``end``
+    (``_c_mlp_apply``) for arrays of ``typenum`` on ``nt`` threads: the protocol's
+    ``n_done * 4 + status``.  None when the arrays are not plain arrays of ``typenum`` of
+    agreeing shapes, ``costs`` a plain float64 vector, ``ws`` a plain vector of
+    ``typenum`` (the workspace, sized by the caller), or ``nt`` out of [1, 64]."""
+    cdef _Step s
+    if chunk == 0 or end == 0 or not _step(&s, typenum, X, Y, W1, b1, W2, b2, costs):
+        return None
+    if not _plain(ws, typenum, 1) or not 1 <= nt <= MAX_TEAM:
+        return None
+    cdef void* pws = _data(ws)
+    cdef double parts[MAX_TEAM]
+    cdef double cost = 0.0
+    cdef long long r = 1, it = 0, t
+    cdef int workers = nt if nt > 1 and fastnn_cores_free(nt) else 1
+    with nogil:
+        while it < s.n:
+            for t in prange(nt, num_threads=workers, schedule="static"):
+                parts[t] = (<_mlp_chunk_t>chunk)(s.X, s.Y, s.W1, s.b1, s.W2, s.b2, s.n_x, s.n_h, s.n_y,
+                                                 s.m, pws, nt, t)
+            r = (<_mlp_end_t>end)(s.X, s.Y, s.W1, s.b1, s.W2, s.b2, s.n_x, s.n_h, s.n_y, s.m, pws, nt,
+                                  parts, learning_rate, it == 0, &cost)
+            if r != 1:  # 1 + OK
+                break
+            s.costs[it] = cost
+            it += 1
+    return it * 4 + (r - 1) if r > 0 else None

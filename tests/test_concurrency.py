@@ -21,9 +21,10 @@ from conftest import require_backend
 import fastnn
 from fastnn import _threads, logreg, mlp
 
-#: (n_x, n_h, m): the course's small size (one thread inside) and one far above every
-#: backend's threading threshold (several threads inside)
-SIZES = {"small": (2, 4, 400), "large": (1024, 8, 1024)}
+#: (n_x, n_h, m): the course's small size (one thread inside), a mid size (cython's OpenMP
+#: team; numba's C entries on fastnn._fastpath's team) and one far above every backend's
+#: threading threshold (several threads inside)
+SIZES = {"small": (2, 4, 400), "mid": (30, 16, 569), "large": (1024, 8, 1024)}
 CALLERS = 6
 CALLS_PER_CALLER = 4
 

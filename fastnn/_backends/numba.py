@@ -37,7 +37,10 @@ Design
   size threshold, never below, and on one thread while no core is idle for a second one
   (:func:`fastnn._threads.cores_free`, as the Cython backend does).  The threading layer
   is a thread-safe one (``threadsafe``: TBB, else OpenMP) unless
-  ``NUMBA_THREADING_LAYER`` says otherwise.
+  ``NUMBA_THREADING_LAYER`` says otherwise.  Mid-size training steps (``MLP_TEAM_FROM``
+  up to ``MLP_THREADS_FROM``), where a numba parallel region costs more than it saves,
+  run on :mod:`fastnn._fastpath`'s OpenMP team instead: each thread calls the C entry of
+  its range of examples, one more call ends the step.
 * ``error_model="numpy"`` (no zero-division checks that stop vectorization) and only the
   fastmath flags that keep IEEE NaN/inf semantics: the finiteness checks rely on them
   (``inf * 0`` is NaN; a sum of ``v * 0`` over values is 0 exactly when all are finite).
@@ -160,13 +163,14 @@ def details() -> dict:
         "threads_from": {"dot": DOT_THREADS_FROM, "logreg_stream_bytes": LOGREG_STREAM_FROM,
                          "logreg": LOGREG_THREADS_FROM,
                          "logreg_examples_per_thread": LOGREG_MIN_EXAMPLES,
-                         "mlp": MLP_THREADS_FROM},
+                         "mlp": MLP_THREADS_FROM, "mlp_team_work": MLP_TEAM_FROM},
         "blas": ("NumPy's OpenBLAS (cblas_?gemm64_, by symbol) for products with n_h >= 32"
                  if BLAS else "none found: register tiles for every product"),
         "blas_dot": ("NumPy's cblas_ddot64_ for a float64 dot from the threads' threshold"
                      if BLAS_DOT and _PARALLEL else "none: the own loop"),
         "c_entries": ("one-thread train_step and propagate called as C functions by "
-                      "fastnn._fastpath" if _fastpath is not None
+                      "fastnn._fastpath; mid-size steps on its OpenMP team, one C call per "
+                      "thread's range of examples" if _fastpath is not None
                       else "none (fastnn._fastpath not built): numba's dispatchers"),
     }
 
@@ -841,6 +845,43 @@ def _c_logreg_propagate(w, b, X, Y, n_x, m, dw, out):
     return 1 + status
 
 
+def _c_mlp_chunk(X, Y, W1, b1, W2, b2, n_x, n_h, n_y, m, ws, nt, t):
+    """The loss of thread ``t``'s range of examples (of ``nt``); its gradient sums written
+    to its part of the workspace ``ws`` (:func:`_mlp_workspace`).  The activation ``_ACT``
+    is the entry's constant.  One of the ``nt`` calls of a step on fastnn._fastpath's team."""
+    _prefer_wide_vectors()
+    Xa = carray(X, (n_x, m))
+    win = _window(Xa)
+    L = _mlp_block_len(m, nt)
+    A, G, D, T, Gm, gW1, gW2, gb1, gb2 = _mlp_workspace(
+        carray(ws, (_mlp_ws_size(nt, n_x, n_h, n_y, L, win),)), nt, n_x, n_h, n_y, L, win)
+    c0, c1 = _split(m, nt, t)
+    return _mlp_range(Xa, carray(Y, (n_y, m)), carray(W1, (n_h, n_x)), carray(b1, (n_h, 1)),
+                      carray(W2, (n_y, n_h)), carray(b2, (n_y, 1)), _ACT, c0, c1, A[t], D[t],
+                      G[t], T[t], Gm[t], gW1[t], gb1[t], gW2[t], gb2[t])
+
+
+def _c_mlp_apply(X, Y, W1, b1, W2, b2, n_x, n_h, n_y, m, ws, nt, parts, lr, first, out):
+    """``1 +`` the status of a step's end, after its ``nt`` chunks: on the ``first`` step the
+    labels are checked (nothing written when one is not 0 or 1); the threads' sums are
+    added, the cost ``sum(parts) / m`` goes to ``out[0]`` and ``P -= lr * (S / m)`` is applied
+    (with the check ``_CHECK``, nothing is written unless all is finite)."""
+    _prefer_wide_vectors()
+    if first and _bad_labels(carray(Y, (n_y, m))):
+        return 1 + BAD_LABEL
+    Xa = carray(X, (n_x, m))
+    win = _window(Xa)
+    L = _mlp_block_len(m, nt)
+    _, _, _, _, _, gW1, gW2, gb1, gb2 = _mlp_workspace(
+        carray(ws, (_mlp_ws_size(nt, n_x, n_h, n_y, L, win),)), nt, n_x, n_h, n_y, L, win)
+    cost = _mlp_reduce(carray(parts, (nt,)), gW1, gb1, gW2, gb2, nt) / m
+    carray(out, (1,))[0] = cost
+    dt = Xa.dtype
+    params = (carray(W1, (n_h * n_x,)), carray(b1, (n_h,)), carray(W2, (n_y * n_h,)), carray(b2, (n_y,)))
+    sums = (_flat(gW1[0]), gb1[0], _flat(gW2[0]), gb2[0])
+    return 1 + (OK if _apply_step(params, sums, cost, dt.type(lr), dt.type(m), _CHECK) else NONFINITE)
+
+
 #: key (template, typenum, kernel arguments) -> the C function's address, 0 for none.
 _C_ENTRIES: dict = {}
 #: The compiled C functions: their code lives as long as they do.
@@ -861,18 +902,28 @@ def _compile_c_entry(template, typenum, *kernel_key):
     if _fastpath is None or dt is None:
         return 0
     p, i64, f64 = types.CPointer(dt), types.int64, types.float64
-    if template == "mlp_descend":
-        kernel = _kernel(_mlp_descend_impl, "serial", *kernel_key)
-        sig = i64(p, p, p, p, p, p, i64, i64, i64, i64, f64, types.CPointer(f64), i64)
-        fn = _c_mlp_descend
+    pf = types.CPointer(f64)
+    if template == "mlp_chunk":
+        act, = kernel_key
+        sig = f64(p, p, p, p, p, p, i64, i64, i64, i64, p, i64, i64)
+        fn, constants, name = _c_mlp_chunk, {"_ACT": act}, ACTIVATIONS[act]
+    elif template == "mlp_apply":
+        check, = kernel_key
+        sig = i64(p, p, p, p, p, p, i64, i64, i64, i64, p, i64, pf, f64, i64, pf)
+        fn, constants, name = _c_mlp_apply, {"_CHECK": bool(check)}, "check" if check else "nocheck"
     else:
-        kernel = _logreg_propagate_serial
-        sig = i64(p, p, p, p, i64, i64, p, types.CPointer(f64))
-        fn = _c_logreg_propagate
-    # numba's cache tells functions apart by name, not by globals: the name holds the kernel's
-    suffix = f"_{kernel.py_func.__name__}_{dt}"
+        if template == "mlp_descend":
+            kernel = _kernel(_mlp_descend_impl, "serial", *kernel_key)
+            sig = i64(p, p, p, p, p, p, i64, i64, i64, i64, f64, pf, i64)
+            fn = _c_mlp_descend
+        else:
+            kernel = _logreg_propagate_serial
+            sig = i64(p, p, p, p, i64, i64, p, pf)
+            fn = _c_logreg_propagate
+        constants, name = {"_KERNEL": kernel}, kernel.py_func.__name__
+    # numba's cache tells functions apart by name, not by globals: the name holds the constants
     options = {k: v for k, v in _JIT.items() if k != "nogil"}
-    c_function = cfunc(sig, **options)(_renamed(fn, suffix, _KERNEL=kernel))
+    c_function = cfunc(sig, **options)(_renamed(fn, f"_{name}_{dt}", **constants))
     _C_FUNCTIONS.append(c_function)
     return c_function.address
 
@@ -1513,35 +1564,32 @@ def _apply_step(params, sums, cost, rate, mf, check):
     return True
 
 
-def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
-    """``len(costs)`` training steps; returns ``n_done * 4 + status``.
+@njit(**_INLINE)
+def _mlp_block_len(m, nt):
+    """Examples a block buffer holds: each thread's range is cut in blocks of about
+    ``BLOCK_EXAMPLES`` (at most twice as many)."""
+    return max(min(BLOCK_EXAMPLES * 2, (m + nt - 1) // nt), 1)
 
-    The examples are cut in ``nt`` ranges (one per thread) and each range in blocks of
-    about ``BLOCK_EXAMPLES``; every buffer has a leading thread axis (``A[t]`` holds ``Z1``
-    then ``A1`` of the block, ``D[t]`` its ``Z2`` then ``dZ2``, ``G[t]`` its ``dZ1``,
-    ``T[t]``/``Gm[t]`` the row-tail windows of blocks shorter than a vector, ``gW1[t]``...
-    the thread's partial sums, added in thread order).  One allocation per call.
-    The activation ``_ACT`` and the check ``_CHECK`` are compile-time constants.
-    """
-    _prefer_wide_vectors()
-    if _bad_labels(Y):
-        return BAD_LABEL
-    n_x, m = X.shape
-    n_h = W1.shape[0]
-    n_y = W2.shape[0]
-    dt = X.dtype
-    rate = dt.type(lr)  # the update in the data's precision, as NumPy's
-    mf = dt.type(m)
-    win = _window(X)
-    L_max = max(min(BLOCK_EXAMPLES * 2, (m + nt - 1) // nt), 1)
+
+@njit(**_INLINE)
+def _mlp_ws_size(nt, n_x, n_h, n_y, L, win):
+    """Elements of the workspace :func:`_mlp_workspace` cuts (``L`` examples per block)."""
+    return nt * ((2 * n_h + n_y) * L + (max(n_h, n_y) + n_h) * win + (n_x + 1 + n_y) * n_h + n_y)
+
+
+@njit(**_INLINE)
+def _mlp_workspace(ws, nt, n_x, n_h, n_y, L, win):
+    """Views of ``ws`` with a leading thread axis: ``A[t]`` holds ``Z1`` then ``A1`` of a
+    block, ``G[t]`` its ``dZ1``, ``D[t]`` its ``Z2`` then ``dZ2``, ``T[t]``/``Gm[t]`` the
+    row-tail windows of blocks shorter than a vector, ``gW1[t]``, ``gW2[t]``, ``gb1[t]``,
+    ``gb2[t]`` the thread's partial gradient sums."""
     n_t = max(n_h, n_y)
-    ws = np.empty(nt * ((2 * n_h + n_y) * L_max + (n_t + n_h) * win + (n_x + 1 + n_y) * n_h + n_y), dt)
-    A = _view(ws, 0, (nt, n_h, L_max))
-    o = nt * n_h * L_max
-    G = _view(ws, o, (nt, n_h, L_max))
-    o += nt * n_h * L_max
-    D = _view(ws, o, (nt, n_y, L_max))
-    o += nt * n_y * L_max
+    A = _view(ws, 0, (nt, n_h, L))
+    o = nt * n_h * L
+    G = _view(ws, o, (nt, n_h, L))
+    o += nt * n_h * L
+    D = _view(ws, o, (nt, n_y, L))
+    o += nt * n_y * L
     T = _view(ws, o, (nt, n_t, win))
     o += nt * n_t * win
     Gm = _view(ws, o, (nt, n_h, win))
@@ -1553,34 +1601,71 @@ def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
     gb1 = _view(ws, o, (nt, n_h))
     o += nt * n_h
     gb2 = _view(ws, o, (nt, n_y))
+    return A, G, D, T, Gm, gW1, gW2, gb1, gb2
+
+
+@njit(**_INLINE)
+def _mlp_range(X, Y, W1, b1, W2, b2, act, c0, c1, A, D, G, T, Gm, gw1, gb1, gw2, gb2):
+    """Loss (float64) of the examples ``[c0, c1)``, in blocks of about ``BLOCK_EXAMPLES``;
+    their gradient sums written to ``gw1``, ``gb1``, ``gw2``, ``gb2`` (one thread's part)."""
+    zero = X.dtype.type(0)
+    gw1[:] = zero
+    gb1[:] = zero
+    gw2[:] = zero
+    gb2[:] = zero
+    n_blocks = max(1, (c1 - c0) // BLOCK_EXAMPLES)
+    cost = 0.0
+    for blk in range(n_blocks):
+        lo, hi = _split(c1 - c0, n_blocks, blk)
+        cost += _mlp_block(X, Y, W1, b1, W2, b2, act, c0 + lo, hi - lo, A, D, G, T, Gm, gw1, gb1, gw2, gb2)
+    return cost
+
+
+@njit(**_INLINE)
+def _mlp_reduce(parts, gW1, gb1, gW2, gb2, nt):
+    """The threads' partial sums added into thread 0's, in thread order; returns the summed
+    loss ``sum(parts)``."""
+    total = parts[0]
+    for t in range(1, nt):
+        total += parts[t]
+        gW1[0] += gW1[t]
+        gb1[0] += gb1[t]
+        gW2[0] += gW2[t]
+        gb2[0] += gb2[t]
+    return total
+
+
+def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
+    """``len(costs)`` training steps; returns ``n_done * 4 + status``.
+
+    The examples are cut in ``nt`` ranges (one per thread, :func:`_mlp_range`) and each
+    range in blocks; every buffer has a leading thread axis (:func:`_mlp_workspace`), the
+    partial sums are added in thread order.  One allocation per call.  The activation
+    ``_ACT`` and the check ``_CHECK`` are compile-time constants.
+    """
+    _prefer_wide_vectors()
+    if _bad_labels(Y):
+        return BAD_LABEL
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    n_y = W2.shape[0]
+    dt = X.dtype
+    rate = dt.type(lr)  # the update in the data's precision, as NumPy's
+    mf = dt.type(m)
+    win = _window(X)
+    L = _mlp_block_len(m, nt)
+    ws = np.empty(_mlp_ws_size(nt, n_x, n_h, n_y, L, win), dt)
+    A, G, D, T, Gm, gW1, gW2, gb1, gb2 = _mlp_workspace(ws, nt, n_x, n_h, n_y, L, win)
     parts = np.empty(nt)
     params = (_flat(W1), _flat(b1), _flat(W2), _flat(b2))
     sums = (_flat(gW1[0]), gb1[0], _flat(gW2[0]), gb2[0])
-    zero = dt.type(0)
     for it in range(costs.size):
         for t in prange(nt):
             _prefer_wide_vectors()
             c0, c1 = _split(m, nt, t)
-            gw1, gb1t, gw2, gb2t = gW1[t], gb1[t], gW2[t], gb2[t]
-            gw1[:] = zero
-            gb1t[:] = zero
-            gw2[:] = zero
-            gb2t[:] = zero
-            n_blocks = max(1, (c1 - c0) // BLOCK_EXAMPLES)
-            cost = 0.0
-            for blk in range(n_blocks):
-                lo, hi = _split(c1 - c0, n_blocks, blk)
-                cost += _mlp_block(X, Y, W1, b1, W2, b2, _ACT, c0 + lo, hi - lo, A[t], D[t], G[t],
-                                   T[t], Gm[t], gw1, gb1t, gw2, gb2t)
-            parts[t] = cost
-        total = parts[0]
-        for t in range(1, nt):
-            total += parts[t]
-            gW1[0] += gW1[t]
-            gb1[0] += gb1[t]
-            gW2[0] += gW2[t]
-            gb2[0] += gb2[t]
-        cost = total / m
+            parts[t] = _mlp_range(X, Y, W1, b1, W2, b2, _ACT, c0, c1, A[t], D[t], G[t], T[t],
+                                  Gm[t], gW1[t], gb1[t], gW2[t], gb2[t])
+        cost = _mlp_reduce(parts, gW1, gb1, gW2, gb2, nt) / m
         if not _apply_step(params, sums, cost, rate, mf, _CHECK):
             return it * 4 + NONFINITE
         costs[it] = cost
@@ -1637,11 +1722,43 @@ MLP_THREADS_FROM = 1 << 21
 BLOCK_EXAMPLES = 4096
 
 
+#: Work per step, ``m n_h (2 n_x + 2 n_y + 16)`` (cython's measure), from which steps below
+#: ``MLP_THREADS_FROM`` run on fastnn._fastpath's OpenMP team: ``nt`` calls of the C entry
+#: of a range of examples (``_c_mlp_chunk``), then one of the step's end (``_c_mlp_apply``).
+MLP_TEAM_FROM = 150_000
+#: Examples per thread, at least, on the team.
+MLP_TEAM_MIN_EXAMPLES = 64
+
+
+def _team_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, nt):
+    """``(status, n_done)`` of the steps on the team, or None where it cannot run them."""
+    typenum = X.dtype.num
+    chunk = _C_ENTRIES.get(("mlp_chunk", typenum, activation))
+    if chunk is None:
+        chunk = _c_entry(("mlp_chunk", typenum, activation))
+    end = _C_ENTRIES.get(("mlp_apply", typenum, check))
+    if end is None:
+        end = _c_entry(("mlp_apply", typenum, check))
+    if not (chunk and end):
+        return None
+    n_x, m = X.shape
+    L = _mlp_block_len.py_func(m, nt)  # the sizes the entries compute, in Python
+    ws = np.empty(_mlp_ws_size.py_func(nt, n_x, W1.shape[0], W2.shape[0], L, _window.py_func(X)), X.dtype)
+    r = _fastpath.numba_mlp_descend_team(chunk, end, typenum, X, Y, W1, b1, W2, b2, learning_rate, costs,
+                                         ws, nt)
+    return None if r is None else (r & 3, r >> 2)
+
+
 def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
     n_x, m = X.shape
     n_h = W1.shape[0]
     if n_x * n_h * m < MLP_THREADS_FROM:  # the common case, fast: one thread, no BLAS
         check = 1 if check else 0
+        nt = min(n_threads, m // MLP_TEAM_MIN_EXAMPLES, 64)
+        if nt > 1 and _fastpath is not None and m * n_h * (2 * n_x + 2 * W2.shape[0] + 16) >= MLP_TEAM_FROM:
+            r = _team_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, nt)
+            if r is not None:
+                return r
         key = ("mlp_descend", X.dtype.num, activation, check)
         address = _C_ENTRIES.get(key)
         if address is None:
