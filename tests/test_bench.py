@@ -602,3 +602,43 @@ def test_resized_batch_shrinks_batches_that_ran_far_too_long():
     assert timing.resized_batch(100, per_call=1e-4, batch_seconds=0.005) == 100  # 10 ms: fine
     assert timing.resized_batch(100, per_call=1e-3, batch_seconds=0.005) == 5  # 100 ms: too long
     assert timing.resized_batch(1, per_call=10.0, batch_seconds=0.005) == 1
+
+
+
+def _time_by_cost(f, number: int) -> float:
+    """A stand-in for ``timing.time_batch``: the calls return their cost, the fake clock."""
+    return sum(f() for _ in range(number)) / number
+
+
+def test_a_batch_of_short_calls_starts_with_an_untimed_call(monkeypatch):
+    # after each pause (settle) the first call costs 1.5 (a pool wakes up, caches refill),
+    # the next ones 1.0; calibration saw one slow call (5.0, a batch of one): the first
+    # sample times a cold call, the next ones see a short call and warm up first
+    calls = {"n": 0, "cold": True}
+
+    def fn() -> float:
+        calls["n"] += 1
+        cost, calls["cold"] = (1.5 if calls["cold"] else 1.0), False
+        return cost
+
+    monkeypatch.setattr(runner, "time_batch", _time_by_cost)
+    row = RowResult("numba", "fastnn numba", "backend")
+    prepared = runner.Prepared(row, fn, number=1, rounds=3, batch_seconds=2.0, per_call=5.0)
+    samples = []
+    for _ in range(3):
+        calls["cold"] = True
+        samples.append(prepared.sample())
+    assert samples == [1.5, 1.0, 1.0] and calls["n"] == 5
+
+
+def test_a_call_longer_than_a_batch_gets_no_untimed_call(monkeypatch):
+    calls = []
+
+    def fn() -> float:
+        calls.append(1)
+        return 3.0
+
+    monkeypatch.setattr(runner, "time_batch", _time_by_cost)
+    row = RowResult("numpy", "fastnn numpy", "backend")
+    prepared = runner.Prepared(row, fn, number=1, rounds=2, batch_seconds=2.0, per_call=3.0)
+    assert [prepared.sample(), prepared.sample()] == [3.0, 3.0] and len(calls) == 2

@@ -198,22 +198,25 @@ class Prepared:
     rounds: int = 0
     context: Callable[[], AbstractContextManager] = contextlib.nullcontext
     batch_seconds: float = 0.0
+    per_call: float = 0.0
 
     def sample(self) -> float:
         """Seconds per call of one batch; a batch that ran far too long shrinks the next.
 
-        A batch of several calls starts with one untimed call: after ``settle``, the first
-        call wakes the row's sleeping thread pool and refills its caches (measured: the
-        first two-thread ``propagate`` (12288, 209) 1.8-2.5 ms, the next ones 1.0-1.3 ms),
-        while the figure wanted is a call in a loop, as in training.
+        A batch starts with one untimed call unless a single call outlasts a whole batch:
+        after ``settle``, the first call wakes the row's sleeping thread pool and refills
+        its caches (measured: the first ``propagate`` (12288, 209) after a pause 2.3-2.9 ms
+        on every backend, the next ones 1.1-1.5 ms), while the figure wanted is a call in a
+        loop, as in training.  A batch of one short call needs it most: a calibration that
+        saw one slow call (right after numba compiled) leaves batches of one.
         """
         with self.context():
-            if self.number > 1:
+            if self.per_call < self.batch_seconds:
                 self.fn()
-            per_call = time_batch(self.fn, self.number)
-        self.number = resized_batch(self.number, per_call, self.batch_seconds)
+            self.per_call = time_batch(self.fn, self.number)
+        self.number = resized_batch(self.number, self.per_call, self.batch_seconds)
         self.result.batch = self.number
-        return per_call
+        return self.per_call
 
 
 def format_seconds(seconds: float) -> str:
@@ -259,7 +262,7 @@ def prepare_row(
         result.times.append(per_call)  # a single long call is a sample already
     rounds = rounds_for(number * per_call, mode.rounds, mode.min_rounds, mode.row_seconds)
     result.batch = number
-    return Prepared(result, fn, number, max(rounds, min_rounds), context, mode.batch_seconds)
+    return Prepared(result, fn, number, max(rounds, min_rounds), context, mode.batch_seconds, per_call)
 
 
 def _warm_and_calibrate(
