@@ -103,6 +103,23 @@ def test_team_matches_the_one_thread_kernel(team, dtype, activation):
         assert not np.array_equal(got, start)
 
 
+
+def test_a_kept_workspace_gives_the_steps_of_a_fresh_one(team, dtype):
+    """The calling thread's workspace is kept between calls, sized for the largest shape
+    so far: a buffer left full of NaN by a larger step of another shape changes nothing."""
+    X, Y, params = net(dtype, seed=2)
+    fresh = descend(X, Y, params, 0.5, 0, 2)
+    big = net(dtype, n_x=9, n_h=7, m=401, n_y=2, seed=3)
+    descend(*big, 0.5, 0, 2)
+    kept = numba_backend._team_buffers.ws
+    kept.fill(np.nan)
+    again = descend(X, Y, params, 0.5, 0, 2)
+    assert numba_backend._team_buffers.ws is kept and kept.dtype == dtype
+    assert fresh[:2] == again[:2] == (OK, 6) and team.team == 3
+    np.testing.assert_array_equal(again[2], fresh[2])
+    for got, expected in zip(again[3], fresh[3]):
+        np.testing.assert_array_equal(got, expected)
+
 def test_team_statuses(team, dtype):
     """A diverging descent stops at the one-thread kernel's step with its parameters (and
     runs on unchecked when asked to); bad labels are refused before anything is written."""
