@@ -604,7 +604,6 @@ def test_resized_batch_shrinks_batches_that_ran_far_too_long():
     assert timing.resized_batch(1, per_call=10.0, batch_seconds=0.005) == 1
 
 
-
 def _time_by_cost(f, number: int) -> float:
     """A stand-in for ``timing.time_batch``: the calls return their cost, the fake clock."""
     return sum(f() for _ in range(number)) / number
