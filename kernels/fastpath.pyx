@@ -165,6 +165,64 @@ def numba_mlp_descend(size_t address, int typenum, X, Y, W1, b1, W2, b2, double 
     return r - 1 if r > 0 else None
 
 
+cdef enum:
+    N_ACTIVATIONS = 3  # fastnn._backends.ACTIVATIONS
+
+
+cdef class NumbaMlpDescent:
+    """numba's ``mlp_descend`` (the backend protocol's signature), small steps first.
+
+    A call whose arrays are plain (as ``numba_mlp_descend`` checks them), whose step is
+    below ``team_from`` units of work (``m n_h (2 n_x + 2 n_y + 16)``: one thread, no team)
+    and whose C entry (dtype, activation, check) is registered runs that entry from here;
+    every other call goes to ``general``, the Python function that decides, compiles the
+    entries and registers them.  A planar step spent ~1.5 us in that function's Python.
+    """
+    cdef readonly object general
+    cdef readonly double team_from
+    cdef size_t entries[2][N_ACTIVATIONS][2]
+
+    def __cinit__(self, general, double team_from):
+        self.general = general
+        self.team_from = team_from
+
+    cdef size_t* _slot(self, int typenum, long activation, bint check) noexcept:
+        """Where the entry of ``typenum``, ``activation``, ``check`` is kept; NULL for none."""
+        if (typenum != cnp.NPY_DOUBLE and typenum != cnp.NPY_FLOAT) or not 0 <= activation < N_ACTIVATIONS:
+            return NULL
+        return &self.entries[typenum == cnp.NPY_FLOAT][activation][check]
+
+    def register(self, int typenum, long activation, bint check, size_t address):
+        """Run steps of ``typenum``, ``activation`` and ``check`` on the C function at
+        ``address`` (numba's ``_c_mlp_descend`` compiled for them; 0 unregisters)."""
+        cdef size_t* slot = self._slot(typenum, activation, check)
+        if slot != NULL:
+            slot[0] = address
+
+    def entry(self, int typenum, long activation, bint check):
+        """The address registered for ``typenum``, ``activation`` and ``check`` (0: none)."""
+        cdef size_t* slot = self._slot(typenum, activation, check)
+        return 0 if slot == NULL else slot[0]
+
+    def __call__(self, X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
+        cdef _Step s
+        cdef int t = _float_type(X)
+        cdef size_t* slot = NULL
+        cdef long long r = 0
+        cdef double rate
+        if t >= 0 and type(activation) is int and type(learning_rate) is float and -1 <= activation <= N_ACTIVATIONS:
+            slot = self._slot(t, activation, check)
+            if slot != NULL and slot[0] and _step(&s, t, X, Y, W1, b1, W2, b2, costs) and (
+                    <double>s.m * s.n_h * (2 * s.n_x + 2 * s.n_y + 16) < self.team_from):
+                rate = learning_rate
+                with nogil:
+                    r = (<_mlp_step_t>slot[0])(s.X, s.Y, s.W1, s.b1, s.W2, s.b2, s.n_x, s.n_h, s.n_y,
+                                               s.m, rate, s.costs, s.n)
+                if r > 0:
+                    return (r - 1) & 3, (r - 1) >> 2
+        return self.general(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads)
+
+
 def numba_logreg_propagate(size_t address, int typenum, w, b, X, Y):
     """Run the C function at ``address`` (numba's ``_c_logreg_propagate`` for ``typenum``):
     ``(status, dw, db, cost)`` as the protocol's ``logreg_propagate``.  None when the arrays

@@ -17,9 +17,11 @@ from fastnn._backends import numba as numba_backend
 ROUNDS, CALLS = 7, 2000
 
 
-def use_c_entries(on: bool, fastpath=numba_backend._fastpath, entries=numba_backend._C_ENTRIES) -> None:
+def use_c_entries(on: bool, fastpath=numba_backend._fastpath, entries=numba_backend._C_ENTRIES,
+                  steps=numba_backend.mlp_descend) -> None:
     numba_backend._fastpath = fastpath if on else None
     numba_backend._C_ENTRIES = entries if on else {}
+    numba_backend.mlp_descend = steps if on else numba_backend._mlp_descend
 
 
 def course_calls(rng, dtype) -> dict:

@@ -49,8 +49,11 @@ class Spy:
 
 @pytest.fixture
 def spy(monkeypatch):
+    """The spy, and every step through the Python function that decides (the small steps
+    it has run once would otherwise skip it: see the NumbaMlpDescent tests below)."""
     s = Spy(numba_backend._fastpath)
     monkeypatch.setattr(numba_backend, "_fastpath", s)
+    monkeypatch.setattr(numba_backend, "mlp_descend", numba_backend._mlp_descend)
     return s
 
 
@@ -66,6 +69,8 @@ def dispatchers_only(monkeypatch):
     """From here on, numba's kernels run through their dispatchers (as without _fastpath)."""
     monkeypatch.setattr(numba_backend, "_fastpath", None)
     monkeypatch.setattr(numba_backend, "_C_ENTRIES", {})
+    monkeypatch.setattr(numba_backend, "_small_steps", None)
+    monkeypatch.setattr(numba_backend, "mlp_descend", numba_backend._mlp_descend)
 
 
 def net(dtype, n_x=3, n_h=5, m=37, n_y=1, seed=0):
@@ -255,3 +260,113 @@ def test_fastpath_refuses_logreg_arrays_the_c_function_cannot_read():
 
 def test_no_c_entry_for_other_dtypes():
     assert numba_backend._c_entry(("logreg_propagate", np.dtype(np.int64).num)) == 0
+
+
+# --- NumbaMlpDescent: small steps straight from fastnn._fastpath to their C entry ----------
+
+
+class Recorder:
+    """numba's Python ``_mlp_descend`` with its calls counted."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return numba_backend._mlp_descend(*args)
+
+
+def descend_with(steps, X, Y, params, lr=0.5, activation=0, check=True, n_threads=1, n_steps=6):
+    params = [p.copy() for p in params]
+    costs = np.full(n_steps, np.nan)
+    return (*steps(X, Y, *params, lr, activation, costs, check, n_threads), costs, params)
+
+
+def assert_identical(a, b):
+    assert a[:2] == b[:2]
+    for got, expected in zip(a[2:3] + tuple(a[3]), b[2:3] + tuple(b[3])):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_small_steps_run_their_registered_entry_without_python(dtype):
+    """Until its entry is registered a step goes to the Python function; then it runs the
+    C entry from here, bit for bit the same steps; other checks, activations, shapes at
+    the team's threshold and arrays the entry cannot read still go to Python."""
+    general = Recorder()
+    steps = numba_backend._fastpath.NumbaMlpDescent(general, numba_backend.MLP_TEAM_FROM)
+    X, Y, params = net(dtype)
+    typenum = np.dtype(dtype).num
+    via_python = descend_with(steps, X, Y, params)
+    assert general.calls == 1 and steps.entry(typenum, 0, True) == 0
+    steps.register(typenum, 0, True, numba_backend._c_entry(("mlp_descend", typenum, 0, 1)))
+    assert steps.entry(typenum, 0, True) and steps.entry(typenum, 0, False) == 0
+    direct = descend_with(steps, X, Y, params)
+    assert general.calls == 1
+    assert direct[:2] == (OK, 6)
+    assert_identical(direct, via_python)
+    descend_with(steps, X, Y, params, check=False)
+    descend_with(steps, X, Y, params, activation=1)
+    descend_with(steps, X, Y, params, lr=np.float64(0.5))  # a float subclass
+    assert general.calls == 4
+    n_x, m = X.shape
+    n_h, n_y = params[0].shape[0], params[2].shape[0]
+    work = m * n_h * (2 * n_x + 2 * n_y + 16)
+    at_threshold = numba_backend._fastpath.NumbaMlpDescent(general, work)
+    at_threshold.register(typenum, 0, True, steps.entry(typenum, 0, True))
+    assert_identical(descend_with(at_threshold, X, Y, params), via_python)
+    assert general.calls == 5
+    below = numba_backend._fastpath.NumbaMlpDescent(general, work + 1)
+    below.register(typenum, 0, True, steps.entry(typenum, 0, True))
+    descend_with(below, X, Y, params)
+    assert general.calls == 5
+
+
+@pytest.mark.parametrize("case", REFUSED_MLP)
+def test_small_steps_hand_on_arrays_the_c_step_cannot_read(case):
+    """The arrays ``numba_mlp_descend`` refuses go to the Python function untouched."""
+    X, Y, params = net(np.float64)
+    f64 = np.dtype(np.float64).num
+    steps = numba_backend._fastpath.NumbaMlpDescent(lambda *args: "python", numba_backend.MLP_TEAM_FROM)
+    steps.register(f64, 0, True, numba_backend._c_entry(("mlp_descend", f64, 0, 1)))
+    X, Y, params, costs = REFUSED_MLP[case](X, Y, params, np.zeros(2))
+    before = [p.copy() for p in params]
+    assert steps(X, Y, *params, 0.1, 0, costs, True, 1) == "python"
+    for p, q in zip(params, before):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_small_steps_statuses_match_the_python_path(dtype):
+    """Bad labels are refused (nothing written) and a diverging descent stops at the same
+    step, as through the Python function."""
+    X, Y, params = net(dtype)
+    typenum = np.dtype(dtype).num
+    general = Recorder()
+    steps = numba_backend._fastpath.NumbaMlpDescent(general, numba_backend.MLP_TEAM_FROM)
+    for act, check in ((0, True), (1, True)):
+        steps.register(typenum, act, check, numba_backend._c_entry(("mlp_descend", typenum, act, check)))
+    bad = Y.copy()
+    bad[0, 3] = 0.5
+    refused = descend_with(steps, X, bad, params)
+    assert refused[:2] == (BAD_LABEL, 0)
+    for got, start in zip(refused[3], params):
+        np.testing.assert_array_equal(got, start)
+    big_X, huge = (X * 1e100, 1e200) if dtype == np.float64 else (X * dtype.type(1e12), 1e20)
+    diverged = descend_with(steps, big_X, Y, params, lr=huge, activation=1)
+    assert general.calls == 0
+    assert diverged[0] == NONFINITE and diverged[1] < 6
+    assert_identical(diverged, descend_with(numba_backend._mlp_descend, big_X, Y, params, lr=huge, activation=1))
+
+
+def test_the_backend_registers_its_small_steps():
+    """The backend's mlp_descend is the fast path's object in front of the Python function;
+    a small step's first call registers its entry there."""
+    steps = numba_backend.mlp_descend
+    assert steps is numba_backend._small_steps
+    assert steps.general is numba_backend._mlp_descend
+    assert steps.team_from == numba_backend.MLP_TEAM_FROM
+    X, Y, params = net(np.float64)
+    f64 = np.dtype(np.float64).num
+    assert descend_with(steps, X, Y, params, activation=2, check=False)[:2] == (OK, 6)
+    assert steps.entry(f64, 2, False) == numba_backend._c_entry(("mlp_descend", f64, 2, 0)) != 0
+    steps.register(f64, 7, True, 1)  # out of range: ignored, no crash
+    assert steps.entry(f64, 7, True) == 0

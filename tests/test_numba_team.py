@@ -46,8 +46,11 @@ class Spy:
 
 @pytest.fixture
 def spy(monkeypatch):
+    """The spy, and every step through the Python function that decides (the small steps
+    it has run once would otherwise skip it: see test_numba_c_entries)."""
     s = Spy(numba_backend._fastpath)
     monkeypatch.setattr(numba_backend, "_fastpath", s)
+    monkeypatch.setattr(numba_backend, "mlp_descend", numba_backend._mlp_descend)
     return s
 
 

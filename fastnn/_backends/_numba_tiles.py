@@ -323,3 +323,23 @@ def view(typingctx, ws, off, shape):
         return impl_ret_borrowed(context, builder, retty, out._getvalue())
 
     return sig, codegen
+
+
+@intrinsic
+def borrowed(typingctx, ws):
+    """``ws`` itself without its reference to its memory's owner (numba's meminfo): the
+    views :func:`view` cuts from it then cost no atomic reference counting (numba's
+    ``NRT_incref``/``NRT_decref`` are locked instructions, ~0.4 us of a planar training
+    step's 4.9 us).  Only for an array the caller keeps alive for as long as the views are
+    used: an argument of the function that cuts and uses them, never one it allocates."""
+    if not (isinstance(ws, types.Array) and ws.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        from numba.np.arrayobj import make_array
+
+        arr = make_array(signature.args[0])(context, builder, args[0])
+        arr.meminfo = cgutils.get_null_value(arr.meminfo.type)
+        return arr._getvalue()  # no reference: nothing to give back
+
+    return ws(ws), codegen

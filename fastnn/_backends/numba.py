@@ -13,7 +13,9 @@ Design
   ``logreg_propagate`` are also compiled as C functions of raw pointers (``numba.cfunc``,
   cached like the rest), which :mod:`fastnn._fastpath` calls on arrays it has checked,
   skipping numba's dispatcher (see "C entry points" below).  Other arrays take the
-  dispatcher's path.
+  dispatcher's path.  A small step whose entry has run once does not even pass through
+  this module's Python: ``mlp_descend`` is the fast path's ``NumbaMlpDescent``, which
+  calls the entry itself and hands every other call to :func:`_mlp_descend`.
 * **Fused passes over blocks of examples.**  The examples (columns of ``X``) are cut in
   ranges, one per thread, and each range in blocks.  For a block: ``Z1 = W1 X + b1``
   (rows of ``X`` four at a time, two hidden units per pass); one pass computing
@@ -26,7 +28,9 @@ Design
   elements; for ``m = 209`` it dominated) is replaced by one vector pass over the last 32
   (float32: 64) elements of the row, with the lanes already counted masked out.
   Inner loops index the 2-D arrays directly (no row views: each view costs two atomic
-  reference-count updates) with unsigned column offsets (no negative-index wraparound).
+  reference-count updates) with unsigned column offsets (no negative-index wraparound);
+  the step loop cuts its buffers from a workspace it receives as an argument, as
+  borrowed views (``_tiles.borrowed``): no reference counting per step either.
 * **BLAS where compute dominates.**  With ``n_h`` and ``n_x`` large (MNIST sizes), the two
   big products go to the BLAS that numba's ``np.dot`` uses (scipy's, via numba's
   ``numba_xxgemm``), everything around them stays fused.
@@ -783,6 +787,8 @@ _use_blas_py = _use_blas.py_func
 #: Defaults of the compile-time constants of the specialized kernels (each variant is a
 #: copy of the function with its own values; see :func:`_specialized`).
 _ACT, _CHECK = TANH, True
+#: The steps of ``_mlp_descend_impl`` (``_mlp_steps`` specialized alike), in each copy.
+_STEPS = None
 
 
 def _specialized(fn, suffix, parallel=False, **constants):
@@ -802,7 +808,12 @@ def _kernel(impl, mode, act=TANH, check=True):
     k = _KERNELS.get(key)
     if k is None:
         suffix = f"_{mode}_{ACTIVATIONS[act]}{'_check' if check else ''}"
-        k = _KERNELS[key] = _specialized(impl, suffix, mode == "parallel", _ACT=act, _CHECK=bool(check))
+        constants = {"_ACT": act, "_CHECK": bool(check)}
+        parallel = mode == "parallel"
+        if impl is _mlp_descend_impl:  # it allocates; its steps (the prange) are _STEPS's
+            constants["_STEPS"] = _kernel(_mlp_steps, mode, act, check)
+            parallel = False
+        k = _KERNELS[key] = _specialized(impl, suffix, parallel, **constants)
     return k
 
 
@@ -1651,8 +1662,9 @@ def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
 
     The examples are cut in ``nt`` ranges (one per thread, :func:`_mlp_range`) and each
     range in blocks; every buffer has a leading thread axis (:func:`_mlp_workspace`), the
-    partial sums are added in thread order.  One allocation per call.  The activation
-    ``_ACT`` and the check ``_CHECK`` are compile-time constants.
+    partial sums are added in thread order.  The workspace is allocated once per call and
+    the steps run in ``_STEPS`` (:func:`_mlp_steps`).  The activation ``_ACT`` and the
+    check ``_CHECK`` are compile-time constants.
     """
     _prefer_wide_vectors()
     if _bad_labels(Y):
@@ -1663,11 +1675,21 @@ def _mlp_descend_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
     dt = X.dtype
     rate = dt.type(lr)  # the update in the data's precision, as NumPy's
     mf = dt.type(m)
+    L = _mlp_block_len(m, nt)
+    ws = np.empty(_mlp_ws_size(nt, n_x, n_h, n_y, L, _window(X)), dt)
+    return _STEPS(X, Y, W1, b1, W2, b2, rate, mf, costs, nt, ws, np.empty(nt))
+
+
+def _mlp_steps(X, Y, W1, b1, W2, b2, rate, mf, costs, nt, ws, parts):
+    """The steps of :func:`_mlp_descend_impl` in its workspace ``ws`` and ``parts``
+    (arguments: alive for the whole call, so the views need no reference counting)."""
+    _prefer_wide_vectors()
+    n_x, m = X.shape
+    n_h = W1.shape[0]
+    n_y = W2.shape[0]
     win = _window(X)
     L = _mlp_block_len(m, nt)
-    ws = np.empty(_mlp_ws_size(nt, n_x, n_h, n_y, L, win), dt)
-    A, G, D, T, Gm, gW1, gW2, gb1, gb2 = _mlp_workspace(ws, nt, n_x, n_h, n_y, L, win)
-    parts = np.empty(nt)
+    A, G, D, T, Gm, gW1, gW2, gb1, gb2 = _mlp_workspace(_tiles.borrowed(ws), nt, n_x, n_h, n_y, L, win)
     params = (_flat(W1), _flat(b1), _flat(W2), _flat(b2))
     sums = (_flat(gW1[0]), gb1[0], _flat(gW2[0]), gb2[0])
     for it in range(costs.size):
@@ -1783,7 +1805,8 @@ def _team_workspace(X, n_h, n_y, nt):
     return ws
 
 
-def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
+def _mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
+    """The protocol's ``mlp_descend``: every step :data:`mlp_descend` does not run itself."""
     n_x, m = X.shape
     n_h = W1.shape[0]
     if n_x * n_h * m < MLP_THREADS_FROM:  # the common case, fast: one thread, no BLAS
@@ -1800,6 +1823,8 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
         if address:
             r = _fastpath.numba_mlp_descend(address, key[1], X, Y, W1, b1, W2, b2, learning_rate, costs)
             if r is not None:
+                if _small_steps is not None:
+                    _small_steps.register(*key[1:], address)  # its next steps skip this function
                 return r & 3, r >> 2
         kernel = _SERIAL[activation][check] or _serial_kernel(activation, check)
         r = kernel(X, Y, W1, b1, W2, b2, learning_rate, costs, 1)
@@ -1815,6 +1840,15 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
     args = (X, Y, W1, b1, W2, b2, learning_rate, costs, nt)
     r = _on_free_cores(kernel, *args) if mode == "parallel" else kernel(*args)
     return r & 3, r >> 2
+
+
+#: Steps below the team's threshold whose C entry has run once go from fastnn._fastpath
+#: straight to it (``NumbaMlpDescent``), the rest to :func:`_mlp_descend`.  Measured
+#: (timeit, a (2, 4, 8) step): 3.0 us through the Python function, of which 1.4 us in the
+#: C entry's call; 1.44 us now.
+_small_steps = None if _fastpath is None else _fastpath.NumbaMlpDescent(_mlp_descend, MLP_TEAM_FROM)
+#: The protocol's ``mlp_descend``.
+mlp_descend = _mlp_descend if _small_steps is None else _small_steps
 
 
 #: The serial kernels by activation and check, filled on first use (the hot path's table).
