@@ -158,11 +158,15 @@ def numba_mlp_descend(size_t address, int typenum, X, Y, W1, b1, W2, b2, double 
     cdef _Step s
     if address == 0 or not _step(&s, typenum, X, Y, W1, b1, W2, b2, costs):
         return None
-    cdef long long r
-    with nogil:
-        r = (<_mlp_step_t>address)(s.X, s.Y, s.W1, s.b1, s.W2, s.b2, s.n_x, s.n_h, s.n_y, s.m,
-                                   learning_rate, s.costs, s.n)
+    cdef long long r = _run_steps(address, &s, learning_rate)
     return r - 1 if r > 0 else None
+
+
+cdef long long _run_steps(size_t address, _Step* s, double learning_rate) noexcept:
+    """The C function at ``address`` (numba's ``_c_mlp_descend``) on ``s``, without the GIL."""
+    with nogil:
+        return (<_mlp_step_t>address)(s.X, s.Y, s.W1, s.b1, s.W2, s.b2, s.n_x, s.n_h, s.n_y, s.m,
+                                      learning_rate, s.costs, s.n)
 
 
 cdef enum:
@@ -208,16 +212,13 @@ cdef class NumbaMlpDescent:
         cdef _Step s
         cdef int t = _float_type(X)
         cdef size_t* slot = NULL
-        cdef long long r = 0
-        cdef double rate
+        cdef long long r
+        # (the range test first: an int too large for a C long would not convert)
         if t >= 0 and type(activation) is int and type(learning_rate) is float and -1 <= activation <= N_ACTIVATIONS:
             slot = self._slot(t, activation, check)
             if slot != NULL and slot[0] and _step(&s, t, X, Y, W1, b1, W2, b2, costs) and (
                     <double>s.m * s.n_h * (2 * s.n_x + 2 * s.n_y + 16) < self.team_from):
-                rate = learning_rate
-                with nogil:
-                    r = (<_mlp_step_t>slot[0])(s.X, s.Y, s.W1, s.b1, s.W2, s.b2, s.n_x, s.n_h, s.n_y,
-                                               s.m, rate, s.costs, s.n)
+                r = _run_steps(slot[0], &s, learning_rate)
                 if r > 0:
                     return (r - 1) & 3, (r - 1) >> 2
         return self.general(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads)
