@@ -92,6 +92,9 @@ def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, thr
     if threads > 1 and (not numba_backend._PARALLEL or numba_backend._MAX_THREADS < threads):
         pytest.skip(f"numba runs {numba_backend._MAX_THREADS} thread(s) here (parallel={numba_backend._PARALLEL})")
     monkeypatch.setattr(numba_backend, "LOGREG_STREAM_FROM", 0)
+    # every pass through the Python function that reads the patched thresholds (the fast
+    # path's object in front of it has its own copy of LOGREG_STREAM_FROM)
+    monkeypatch.setattr(numba_backend, "logreg_propagate", numba_backend._logreg_propagate)
     if split == "features":  # propagate too (it splits the examples when it can)
         monkeypatch.setattr(numba_backend, "LOGREG_MIN_EXAMPLES", M + 1)
     else:

@@ -49,11 +49,13 @@ class Spy:
 
 @pytest.fixture
 def spy(monkeypatch):
-    """The spy, and every step through the Python function that decides (the small steps
-    it has run once would otherwise skip it: see the NumbaMlpDescent tests below)."""
+    """The spy, and every step and pass through the Python function that decides (the small
+    ones it has run once would otherwise skip it: see the NumbaMlpDescent and
+    NumbaLogregPropagate tests below)."""
     s = Spy(numba_backend._fastpath)
     monkeypatch.setattr(numba_backend, "_fastpath", s)
     monkeypatch.setattr(numba_backend, "mlp_descend", numba_backend._mlp_descend)
+    monkeypatch.setattr(numba_backend, "logreg_propagate", numba_backend._logreg_propagate)
     return s
 
 
@@ -71,6 +73,8 @@ def dispatchers_only(monkeypatch):
     monkeypatch.setattr(numba_backend, "_C_ENTRIES", {})
     monkeypatch.setattr(numba_backend, "_small_steps", None)
     monkeypatch.setattr(numba_backend, "mlp_descend", numba_backend._mlp_descend)
+    monkeypatch.setattr(numba_backend, "_small_passes", None)
+    monkeypatch.setattr(numba_backend, "logreg_propagate", numba_backend._logreg_propagate)
 
 
 def net(dtype, n_x=3, n_h=5, m=37, n_y=1, seed=0):
@@ -266,14 +270,15 @@ def test_no_c_entry_for_other_dtypes():
 
 
 class Recorder:
-    """numba's Python ``_mlp_descend`` with its calls counted."""
+    """One of numba's Python functions (``_mlp_descend``, ``_logreg_propagate``) with its
+    calls counted."""
 
-    def __init__(self):
-        self.calls = 0
+    def __init__(self, function):
+        self.function, self.calls = function, 0
 
     def __call__(self, *args):
         self.calls += 1
-        return numba_backend._mlp_descend(*args)
+        return self.function(*args)
 
 
 def descend_with(steps, X, Y, params, lr=0.5, activation=0, check=True, n_threads=1, n_steps=6):
@@ -292,7 +297,7 @@ def test_small_steps_run_their_registered_entry_without_python(dtype):
     """Until its entry is registered a step goes to the Python function; then it runs the
     C entry from here, bit for bit the same steps; other checks, activations, shapes at
     the team's threshold and arrays the entry cannot read still go to Python."""
-    general = Recorder()
+    general = Recorder(numba_backend._mlp_descend)
     steps = numba_backend._fastpath.NumbaMlpDescent(general, numba_backend.MLP_TEAM_FROM)
     X, Y, params = net(dtype)
     typenum = np.dtype(dtype).num
@@ -340,7 +345,7 @@ def test_small_steps_statuses_match_the_python_path(dtype):
     step, as through the Python function."""
     X, Y, params = net(dtype)
     typenum = np.dtype(dtype).num
-    general = Recorder()
+    general = Recorder(numba_backend._mlp_descend)
     steps = numba_backend._fastpath.NumbaMlpDescent(general, numba_backend.MLP_TEAM_FROM)
     for act, check in ((0, True), (1, True)):
         steps.register(typenum, act, check, numba_backend._c_entry(("mlp_descend", typenum, act, check)))
@@ -370,3 +375,95 @@ def test_the_backend_registers_its_small_steps():
     assert steps.entry(f64, 2, False) == numba_backend._c_entry(("mlp_descend", f64, 2, 0)) != 0
     steps.register(f64, 7, True, 1)  # out of range: ignored, no crash
     assert steps.entry(f64, 7, True) == 0
+
+
+# --- NumbaLogregPropagate: one-thread passes straight from fastnn._fastpath to their C entry
+
+
+def logreg_case(dtype, n_x=7, m=45, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_x, m)).astype(dtype)
+    Y = (rng.random((1, m)) > 0.5).astype(dtype)
+    return rng.standard_normal((n_x, 1)).astype(dtype), np.array([0.25], dtype), X, Y
+
+
+def assert_same_pass(a, b):
+    assert a[0] == b[0] and a[2:] == b[2:]
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_small_passes_run_their_registered_entry_without_python(dtype):
+    """Until its entry is registered a pass goes to the Python function; then it runs the
+    C entry from here, bit for bit the same pass; other dtypes, bad labels, arrays the
+    entry cannot read and two threads on an X of ``threads_from`` bytes go to Python."""
+    general = Recorder(numba_backend._logreg_propagate)
+    passes = numba_backend._fastpath.NumbaLogregPropagate(general, numba_backend.LOGREG_STREAM_FROM)
+    w, b, X, Y = logreg_case(dtype)
+    typenum = np.dtype(dtype).num
+    via_python = passes(w, b, X, Y, 1)
+    assert general.calls == 1 and passes.entry(typenum) == 0
+    passes.register(typenum, numba_backend._c_entry(("logreg_propagate", typenum)))
+    direct = passes(w, b, X, Y, 2)
+    assert general.calls == 1 and direct[0] == OK
+    assert_same_pass(direct, via_python)
+    other = np.float32 if dtype == np.float64 else np.float64
+    passes(*(a.astype(other) for a in (w, b, X, Y)), 1)
+    bad = Y.copy()
+    bad[0, 3] = 0.5
+    assert passes(w, b, X, bad, 1) == (BAD_LABEL, None, 0.0, 0.0)
+    assert general.calls == 3
+    at_threshold = numba_backend._fastpath.NumbaLogregPropagate(general, X.nbytes)
+    at_threshold.register(typenum, passes.entry(typenum))
+    assert_same_pass(at_threshold(w, b, X, Y, 2), via_python)
+    assert general.calls == 4
+    assert_same_pass(at_threshold(w, b, X, Y, 1), via_python)  # one thread: any size
+    assert general.calls == 4
+
+
+REFUSED_LOGREG = {
+    "fortran X": lambda w, b, X, Y: (w, b, np.asfortranarray(X), Y),
+    "misaligned X": lambda w, b, X, Y: (w, b, misaligned(X), Y),
+    "byte-swapped X": lambda w, b, X, Y: (w, b, X.astype(X.dtype.newbyteorder()), Y),
+    "float32 b": lambda w, b, X, Y: (w, b.astype(np.float32), X, Y),
+    "2-D b": lambda w, b, X, Y: (w, b.reshape(1, 1), X, Y),
+    "wrong w": lambda w, b, X, Y: (w[:-1].copy(), b, X, Y),
+    "wrong Y": lambda w, b, X, Y: (w, b, X, Y[:, :-1].copy()),
+    "subclass X": lambda w, b, X, Y: (w, b, X.view(np.matrix), Y),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_LOGREG)
+def test_small_passes_hand_on_arrays_the_c_function_cannot_read(case):
+    f64 = np.dtype(np.float64).num
+    passes = numba_backend._fastpath.NumbaLogregPropagate(lambda *args: "python", numba_backend.LOGREG_STREAM_FROM)
+    passes.register(f64, numba_backend._c_entry(("logreg_propagate", f64)))
+    arrays = logreg_case(np.float64)
+    assert passes(*arrays, 1)[0] == OK
+    assert passes(*REFUSED_LOGREG[case](*arrays), 1) == "python"
+
+
+def test_small_passes_statuses_match_the_python_path(dtype):
+    general = Recorder(numba_backend._logreg_propagate)
+    passes = numba_backend._fastpath.NumbaLogregPropagate(general, numba_backend.LOGREG_STREAM_FROM)
+    typenum = np.dtype(dtype).num
+    passes.register(typenum, numba_backend._c_entry(("logreg_propagate", typenum)))
+    w, b, X, Y = logreg_case(dtype)
+    w[2, 0] = np.inf
+    got = passes(w, b, X, Y, 1)
+    assert general.calls == 0 and got[0] == NONFINITE
+    assert_same_pass(got, numba_backend._logreg_propagate(w, b, X, Y, 1))
+
+
+def test_the_backend_registers_its_small_passes():
+    """The backend's logreg_propagate is the fast path's object in front of the Python
+    function; a pass's first call registers its entry there."""
+    passes = numba_backend.logreg_propagate
+    assert passes is numba_backend._small_passes
+    assert passes.general is numba_backend._logreg_propagate
+    assert passes.threads_from == numba_backend.LOGREG_STREAM_FROM
+    w, b, X, Y = logreg_case(np.float64)
+    f64 = np.dtype(np.float64).num
+    assert passes(w, b, X, Y, 1)[0] == OK
+    assert passes.entry(f64) == numba_backend._c_entry(("logreg_propagate", f64)) != 0
+    passes.register(np.dtype(np.int64).num, 1)  # no entry for that dtype: ignored, no crash
+    assert passes.entry(np.dtype(np.int64).num) == 0
