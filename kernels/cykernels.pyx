@@ -39,11 +39,9 @@ cdef extern from "<stdlib.h>" nogil:
 cdef extern from "vecmath.h" nogil:
     # the scalar functions, declared `omp declare simd` there: loops calling them vectorize
     double exp(double)
-    double expm1(double)
     double log1p(double)
     double log(double)
     float expf(float)
-    float expm1f(float)
     float log1pf(float)
     float logf(float)
     float tanhf(float)
