@@ -1702,6 +1702,8 @@ def mlp_descend(cnp.ndarray X not None, cnp.ndarray Y not None, cnp.ndarray W1 n
     elif n_x >= MLP_TILES_MIN_NX and <double>n_x * m * isz >= STREAM_MIN_BYTES \
             and net.mp * net.H * isz <= STREAM_MAX_ZT_BYTES:
         net.mode = STREAM
+        if VL == 16 and n_h <= 8:   # float32: two examples per vector (microkernels.h)
+            net.H = 8
     elif n_x >= MLP_TILES_MIN_NX:
         net.mode = TILES
     else:

@@ -11,7 +11,8 @@
  *
  * Layouts (row-major, every row contiguous):
  *   X  (n_x, ldx)  the block of examples starts at X; ``nb`` of its columns are used
- *   WT (n_x, H)    W1 transposed, H = n_h rounded up to the vector length (zero padding)
+ *   WT (n_x, H)    W1 transposed, H = n_h rounded up to the vector length (zero padding);
+ *                  half a vector in the two-pass mode for float32 with n_h <= 8 (the pairs)
  *   Z  (H, ldz)    Z1 of the block, one row per hidden unit (the course layout)
  *   DT (nb, H)     dZ1 of the block transposed (one row per example, padding zero)
  *   GT (n_x, H)    dW1 transposed, accumulated over blocks
@@ -36,6 +37,25 @@ typedef double fnn_vdouble __attribute__((vector_size(64)));
 typedef float fnn_vfloat __attribute__((vector_size(64)));
 #define FNN_VL_double 8
 #define FNN_VL_float 16
+
+/* (p[0] in the first half of the lanes, p[1] in the second), for the half-vector rows below:
+   float32 loads the two values at once (8 bytes), repeats them and permutes (one load, one
+   shuffle: two broadcasts and a blend measured 15-20% slower); float64 never needs it
+   (H is a multiple of 8 doubles) but has the plain form for the template. */
+typedef long long fnn_mdouble __attribute__((vector_size(64)));
+typedef int fnn_mfloat __attribute__((vector_size(64)));
+static inline fnn_vfloat fnn_pair_float(const float* p) {
+    double both;
+    memcpy(&both, p, sizeof both);
+    const fnn_vdouble repeated = (fnn_vdouble){0} + both;
+    fnn_vfloat v;
+    memcpy(&v, &repeated, sizeof v);
+    return __builtin_shuffle(v, (fnn_mfloat){0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1});
+}
+static inline fnn_vdouble fnn_pair_double(const double* p) {
+    const fnn_vdouble lo = (fnn_vdouble){0} + p[0], hi = (fnn_vdouble){0} + p[1];
+    return __builtin_shuffle(lo, hi, (fnn_mdouble){0, 1, 2, 3, 12, 13, 14, 15});
+}
 
 /* everything is generated for T = double and T = float from one template */
 #define FNN_TEMPLATE(T)                                                                      \
@@ -114,6 +134,81 @@ static void fnn_forward_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x, p
     }                                                                                        \
 }                                                                                            \
                                                                                              \
+/* Half-vector rows, H = VL / 2 (float32 with n_h <= 8): two examples per vector, lanes      \
+ * 0 .. H-1 example j and H .. VL-1 example j + 1, so that every FMA does the work of two. */\
+static inline fnn_v##T fnn_twice_##T(const T* p) {  /* (p[0:H], p[0:H]) */                   \
+    T both[FNN_VL_##T];                                                                      \
+    memcpy(both, p, sizeof both / 2);                                                        \
+    memcpy(both + FNN_VL_##T / 2, p, sizeof both / 2);                                       \
+    return fnn_load_##T(both);                                                               \
+}                                                                                            \
+/* fnn_forward_stream for H = VL / 2: ZT[j, :] += sum_k X[k, j] WT[k, :], rows j, j + 1 of   \
+ * ZT (contiguous) in one vector; an odd last example by plain loops. */                     \
+static void fnn_forward_stream_pairs_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x,  \
+                                         ptrdiff_t nb, const T* restrict WT,                 \
+                                         T* restrict ZT) {                                   \
+    const ptrdiff_t H = FNN_VL_##T / 2, even = nb - nb % 2;                                  \
+    ptrdiff_t k = 0;                                                                         \
+    for (; k + 8 <= n_x; k += 8) {                                                           \
+        const T* x = X + k * ldx;                                                            \
+        fnn_v##T a[8];                                                                       \
+        FNN_UNROLL for (int r = 0; r < 8; r++) a[r] = fnn_twice_##T(WT + (k + r) * H);       \
+        for (ptrdiff_t j = 0; j < even; j += 2) {                                            \
+            fnn_v##T z = fnn_load_##T(ZT + j * H);                                           \
+            fnn_v##T y = fnn_pair_##T(x + j) * a[0];                                         \
+            FNN_UNROLL for (int r = 1; r < 8; r += 2) {                                      \
+                z += fnn_pair_##T(x + r * ldx + j) * a[r];                                   \
+                if (r + 1 < 8) y += fnn_pair_##T(x + (r + 1) * ldx + j) * a[r + 1];          \
+            }                                                                                \
+            fnn_store_##T(ZT + j * H, z + y);                                                \
+        }                                                                                    \
+        if (even < nb) {                                                                     \
+            FNN_UNROLL for (int r = 0; r < 8; r++)                                           \
+                for (ptrdiff_t h = 0; h < H; h++)                                            \
+                    ZT[even * H + h] += x[r * ldx + even] * WT[(k + r) * H + h];             \
+        }                                                                                    \
+    }                                                                                        \
+    for (; k < n_x; k++) {                                                                   \
+        const T* x = X + k * ldx;                                                            \
+        const fnn_v##T a = fnn_twice_##T(WT + k * H);                                        \
+        for (ptrdiff_t j = 0; j < even; j += 2)                                              \
+            fnn_store_##T(ZT + j * H, fnn_load_##T(ZT + j * H) + fnn_pair_##T(x + j) * a);   \
+        if (even < nb)                                                                       \
+            for (ptrdiff_t h = 0; h < H; h++) ZT[even * H + h] += x[even] * WT[k * H + h];   \
+    }                                                                                        \
+}                                                                                            \
+/* fnn_backward for H = VL / 2: GT[k, :] += sum_j X[k, j] DT[j, :], the even and odd         \
+ * examples' sums in the two halves of each accumulator, added at the end. */                \
+static void fnn_backward_pairs_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x,        \
+                                   ptrdiff_t nb, const T* restrict DT, T* restrict GT) {     \
+    const ptrdiff_t H = FNN_VL_##T / 2, even = nb - nb % 2;                                  \
+    ptrdiff_t k = n_x;                                                                       \
+    for (; k >= 8; k -= 8) {                                                                 \
+        const T* x = X + (k - 8) * ldx;                                                      \
+        T* g = GT + (k - 8) * H;                                                             \
+        fnn_v##T a[8];                                                                       \
+        FNN_UNROLL for (int r = 0; r < 8; r++) a[r] = (fnn_v##T){0};                         \
+        for (ptrdiff_t j = 0; j < even; j += 2) {                                            \
+            const fnn_v##T d = fnn_load_##T(DT + j * H);                                     \
+            FNN_UNROLL for (int r = 0; r < 8; r++) a[r] += fnn_pair_##T(x + r * ldx + j) * d;\
+        }                                                                                    \
+        FNN_UNROLL for (int r = 0; r < 8; r++) {                                             \
+            for (ptrdiff_t h = 0; h < H; h++) {                                              \
+                T odd = even < nb ? x[r * ldx + even] * DT[even * H + h] : 0;                \
+                g[r * H + h] += (a[r][h] + a[r][h + H]) + odd;                               \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+    for (; k >= 1; k--) {                                                                    \
+        const T* x = X + (k - 1) * ldx;                                                      \
+        T* g = GT + (k - 1) * H;                                                             \
+        fnn_v##T a = {0};                                                                    \
+        for (ptrdiff_t j = 0; j < even; j += 2) a += fnn_pair_##T(x + j) * fnn_load_##T(DT + j * H);\
+        for (ptrdiff_t h = 0; h < H; h++)                                                    \
+            g[h] += (a[h] + a[h + H]) + (even < nb ? x[even] * DT[even * H + h] : 0);        \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
 /* GT[k, :] += sum_j X[k, j] DT[j, :] for j < nb, all k: dW1.T += X dZ1.T on the block.      \
  * Eight accumulators: 4 rows k x 2 vectors of h, or 8 rows k x 1 vector (the last vector   \
  * of h); every DT vector loaded feeds 8 FMAs.  k runs backwards, so the rows of X that the  \
@@ -121,6 +216,10 @@ static void fnn_forward_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x, p
 static void fnn_backward_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x, ptrdiff_t nb,\
                              const T* restrict DT, ptrdiff_t H, T* restrict GT) {            \
     const ptrdiff_t VL = FNN_VL_##T;                                                         \
+    if (2 * H == VL) {                                                                       \
+        fnn_backward_pairs_##T(X, ldx, n_x, nb, DT, GT);                                     \
+        return;                                                                              \
+    }                                                                                        \
     ptrdiff_t h = 0;                                                                         \
     for (; h + 2 * VL <= H; h += 2 * VL) {                                                   \
         ptrdiff_t k = n_x;                                                                   \
@@ -188,6 +287,10 @@ static void fnn_forward_stream_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t
                                    ptrdiff_t nb, const T* restrict WT, ptrdiff_t H,          \
                                    T* restrict ZT) {                                         \
     const ptrdiff_t VL = FNN_VL_##T;                                                         \
+    if (2 * H == VL) {                                                                       \
+        fnn_forward_stream_pairs_##T(X, ldx, n_x, nb, WT, ZT);                               \
+        return;                                                                              \
+    }                                                                                        \
     ptrdiff_t h = 0;                                                                         \
     for (; h + 2 * VL <= H; h += 2 * VL) {                                                   \
         ptrdiff_t k = 0;                                                                     \

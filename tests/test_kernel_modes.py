@@ -1,6 +1,6 @@
-"""Every way a compiled logistic-regression kernel cuts its work -- forced at a small size
-through the backends' thresholds -- gives the float64 reference, in both dtypes, for one
-pass (``propagate``) and for the descent loop (``optimize``)."""
+"""Every way a compiled kernel cuts its work -- forced at a small size through the
+backends' thresholds -- gives the float64 reference, in both dtypes: logistic regression's
+one pass (``propagate``) and descent loop (``optimize``), the 2-layer net's training step."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import require_backend
 from tolerances import FIT_RTOL, assert_close
 
 import fastnn
-from fastnn import logreg
+from fastnn import logreg, mlp
 
 N_X, M = 259, 203  # rows not a multiple of 4, a row not a multiple of the vector
 
@@ -79,6 +79,49 @@ def test_cython_logreg_modes_agree_with_reference(dtype, mode, threads):
     finally:
         fastnn.set_num_threads(n_before)
         cython._cykernels.tuning(**before)
+
+
+#: the Cython extension's modes of a training step, forced at a small size (BLAS_MIN_DIM
+#: large keeps the BLAS out): STREAM (two passes over X; float32 with n_h <= 8 packs two
+#: examples per vector), TILES, rows, and the BLAS for the first layer's products
+CYTHON_MLP_MODES = {
+    "stream": {"STREAM_MIN_BYTES": 0, "BLAS_MIN_DIM": 1 << 30},
+    "tiles": {"STREAM_MIN_BYTES": math.inf, "BLAS_MIN_DIM": 1 << 30, "MLP_TILES_MIN_NX": 1},
+    "rows": {"STREAM_MIN_BYTES": math.inf, "BLAS_MIN_DIM": 1 << 30, "MLP_TILES_MIN_NX": 1 << 30},
+    "blas": {"BLAS_MIN_DIM": 1},
+}
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n_h", [3, 8, 13])
+@pytest.mark.parametrize("mode", CYTHON_MLP_MODES)
+def test_cython_mlp_modes_agree_with_reference(dtype, mode, n_h, threads):
+    """Three training steps in every mode give the reference's, with a row of X that is
+    not a multiple of the vector nor of two examples (M odd), at hidden sizes below, at
+    and above half a float32 vector."""
+    require_backend("cython")
+    from fastnn._backends import cython
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((N_X, M)).astype(dtype)
+    Y = (rng.random((2, M)) > 0.5).astype(dtype)
+    params = {"W1": rng.standard_normal((n_h, N_X)) / np.sqrt(N_X), "b1": 0.1 * rng.standard_normal((n_h, 1)),
+              "W2": rng.standard_normal((2, n_h)) / np.sqrt(n_h), "b2": 0.1 * rng.standard_normal((2, 1))}
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    expected = {k: v.astype(np.float64) for k, v in params.items()}
+    before, n_before = cython._cykernels.tuning(), fastnn.get_num_threads()
+    cython._cykernels.tuning(**CYTHON_MLP_MODES[mode], THREAD_WORK=0)
+    fastnn.set_num_threads(threads)
+    try:
+        for step in range(3):
+            cost = mlp.train_step(params, X, Y, learning_rate=0.5, backend="cython")
+            expected_cost, expected = ref.mlp_step(X, Y, expected, 0.5)
+            assert_close(cost, expected_cost, dtype, FIT_RTOL[dtype], f"cost of step {step}")
+    finally:
+        fastnn.set_num_threads(n_before)
+        cython._cykernels.tuning(**before)
+    for name in expected:
+        assert_close(params[name], expected[name], dtype, FIT_RTOL[dtype], name)
 
 
 @pytest.mark.parametrize(("split", "threads"), [("features", 2), ("examples", 2), ("features", 1)])
