@@ -107,6 +107,45 @@ def test_a_busy_host_runs_the_same_chunks_on_one_thread(monkeypatch, two_kernel_
     assert_same(free, on_one_thread)
 
 
+def _fit(name, X, Y, params):
+    """numba's two threaded descents: logistic regression's (streamed features) or the
+    2-layer net's (its own parallel region), 10 steps."""
+    if name == "optimize":
+        w = params["W1"][:1].T.copy()
+        fitted, grads, costs = logreg.optimize(w, 0.1, X, Y, 10, 0.05, backend="numba")
+        return fitted, grads, costs
+    fitted, descent = mlp.gradient_descent(params, X, Y, 10, 0.5, backend="numba")
+    return fitted, descent.costs
+
+
+@pytest.mark.parametrize("name", ["optimize", "nn_model"])
+def test_a_long_threaded_descent_looks_at_the_load_again(monkeypatch, two_kernel_threads, name):
+    """numba's threaded descents run in calls of about ``DESCENT_CHUNK_WORK`` multiply-adds,
+    each on the threads the free-core check allows as it starts: a core busy when a fit
+    starts does not keep the whole fit on one thread.  The steps are those of one call."""
+    require_backend("numba")
+    from fastnn._backends import numba as numba_backend
+
+    X, Y, params = problem("large", 5)
+    step_work = X.size if name == "optimize" else X.size * params["W1"].shape[0]
+    monkeypatch.setattr(numba_backend, "cores_free", lambda pool_threads=None: True)
+    monkeypatch.setattr(numba_backend, "DESCENT_CHUNK_WORK", 1 << 62)
+    whole = _fit(name, X, Y, params)
+    answers = []
+
+    def busy_at_first(pool_threads=None):
+        answers.append(bool(answers))
+        return answers[-1]
+
+    monkeypatch.setattr(numba_backend, "cores_free", busy_at_first)
+    monkeypatch.setattr(numba_backend, "DESCENT_CHUNK_WORK", 3 * step_work)
+    chunked = _fit(name, X, Y, params)
+    assert answers == [False, True, True, True]  # 10 steps: 3 + 3 + 3 + 1, one look each
+    # bitwise: a call's first logits (optimize) are summed over the rows of X in the groups
+    # of four the previous step's pass uses
+    assert_same(chunked, whole)
+
+
 @pytest.mark.parametrize(
     ("loadavg", "cpus", "free"),
     [

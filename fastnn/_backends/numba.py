@@ -1032,6 +1032,28 @@ def _on_free_cores(kernel, *args):
         numba.set_num_threads(threads)
 
 
+#: Multiply-adds with ``X`` per call of a threaded descent (about 25 ms on two threads):
+#: a longer fit runs in calls of fewer iterations, each on the threads the free-core check
+#: allows when it starts.  Decided once, a 1 s fit ran on one thread because another
+#: library's pool was still spinning as it started (``fastnn bench``'s quick ``optimize``,
+#: numba 0.75x-1.02x of NumPy in three runs, ``scripts/numba_region_log.py``).
+DESCENT_CHUNK_WORK = 1 << 28
+
+
+def _in_chunks(run, costs, step_work):
+    """A descent of ``costs.size`` steps as calls ``run(part) -> (status, n_done)``, each
+    for a slice ``part`` of ``costs`` of about ``DESCENT_CHUNK_WORK / step_work`` steps;
+    stops at the first status that is not OK.  Returns ``(status, steps done)``."""
+    per = max(1, DESCENT_CHUNK_WORK // max(1, step_work))
+    status, done = OK, 0
+    while done < costs.size:
+        status, n = run(costs[done:done + per])
+        done += n
+        if status != OK:
+            break
+    return status, done
+
+
 @njit(**_JIT)
 def _blas_dot(a, b):
     """NumPy's ``cblas_ddot`` on two contiguous float64 vectors (its threads, its pool)."""
@@ -1458,9 +1480,15 @@ _logreg_descend_serial, _logreg_descend_parallel = _variants(_logreg_descend_imp
 
 def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
     nt, stream = _logreg_mode(X, n_threads, descend=True)
-    kernel = _logreg_descend_parallel if nt > 1 else _logreg_descend_serial
-    args = (w, b, X, Y, X.dtype.type(learning_rate), costs, dw, db, bool(check), nt, stream)
-    status, n_done = _on_free_cores(kernel, *args) if nt > 1 else kernel(*args)
+    lr, check = X.dtype.type(learning_rate), bool(check)
+    if nt == 1:
+        status, n_done = _logreg_descend_serial(w, b, X, Y, lr, costs, dw, db, check, 1, stream)
+        return int(status), int(n_done)
+
+    def run(part):
+        return _on_free_cores(_logreg_descend_parallel, w, b, X, Y, lr, part, dw, db, check, nt, stream)
+
+    status, n_done = _in_chunks(run, costs, X.size)
     return int(status), int(n_done)
 
 
@@ -1851,9 +1879,15 @@ def _mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, 
         nt = nt if mode == "parallel" else 1
     impl = _mlp_descend_blas_impl if mode == "blas" else _mlp_descend_impl
     kernel = _kernel(impl, mode, activation, check)
-    args = (X, Y, W1, b1, W2, b2, learning_rate, costs, nt)
-    r = _on_free_cores(kernel, *args) if mode == "parallel" else kernel(*args)
-    return r & 3, r >> 2
+    if mode != "parallel":
+        r = kernel(X, Y, W1, b1, W2, b2, learning_rate, costs, nt)
+        return r & 3, r >> 2
+
+    def run(part):
+        r = _on_free_cores(kernel, X, Y, W1, b1, W2, b2, learning_rate, part, nt)
+        return r & 3, r >> 2
+
+    return _in_chunks(run, costs, n_x * n_h * m)
 
 
 #: Steps below the team's threshold whose C entry has run once go from fastnn._fastpath
