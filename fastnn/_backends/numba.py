@@ -669,10 +669,13 @@ def _forward_tiles(Z, W, b, X, c0, L, chunk):
 @njit(**_INLINE)
 def _backward_tiles(acc, G, X, c0, L, chunk):
     """``acc += G[:, :L] X[:, c0:c0 + L].T`` by register tiles (needs ``L >= lanes``), the
-    rows of ``X`` in chunks of ``chunk``."""
+    rows of ``X`` in chunks of ``chunk``, the last chunk first: the rows the forward pass
+    read last are the ones still in the L2 cache."""
     n_h, n_x = acc.shape
-    i0 = 0
-    while i0 < n_x:
+    q = (n_x + chunk - 1) // chunk
+    while q > 0:
+        q -= 1
+        i0 = q * chunk
         i1 = min(i0 + chunk, n_x)
         h = 0
         while h + 4 <= n_h:
@@ -713,7 +716,6 @@ def _backward_tiles(acc, G, X, c0, L, chunk):
                 i += 2
             if i < i1:
                 _B11(acc, G, X, h, i, c0, L)
-        i0 = i1
 
 
 @njit(**_INLINE)
