@@ -6,6 +6,7 @@ with the real reason (e.g. the Cython extension was not built in this checkout).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -56,13 +57,22 @@ def compiled_backend(request) -> str:
     return require_backend(request.param)
 
 
+@contextlib.contextmanager
+def kernel_threads(n: int):
+    """fastnn's kernels on ``n`` threads inside the block, the setting restored after."""
+    before = fastnn.get_num_threads()
+    fastnn.set_num_threads(n)
+    try:
+        yield
+    finally:
+        fastnn.set_num_threads(before)
+
+
 @pytest.fixture
 def two_kernel_threads():
     """fastnn's kernels may use 2 threads (restored afterwards): the threaded paths run."""
-    before = fastnn.get_num_threads()
-    fastnn.set_num_threads(2)
-    yield
-    fastnn.set_num_threads(before)
+    with kernel_threads(2):
+        yield
 
 
 @pytest.fixture(params=DTYPES, ids=["float64", "float32"])

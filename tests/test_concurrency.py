@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import require_backend
+from conftest import kernel_threads, require_backend
 
 import fastnn
 from fastnn import _threads, logreg, mlp
@@ -74,13 +74,9 @@ def test_concurrent_calls_match_one_caller(compiled_backend, size, two_kernel_th
 def test_fixed_thread_count_is_reproducible(compiled_backend):
     X, Y, params = problem("large", 7)
     runs = []
-    before = fastnn.get_num_threads()
     for n in (1, 2, 2, 1):
-        fastnn.set_num_threads(n)
-        try:
+        with kernel_threads(n):
             runs.append(work(compiled_backend, X, Y, params))
-        finally:
-            fastnn.set_num_threads(before)
     assert_same(runs[1], runs[2])  # same thread count: bitwise the same
     assert_same(runs[0], runs[3])
     # and a different split of the sums changes only the last bits

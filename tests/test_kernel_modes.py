@@ -4,12 +4,13 @@ one pass (``propagate``) and descent loop (``optimize``), the 2-layer net's trai
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 import pytest
 import reference as ref
-from conftest import require_backend
+from conftest import kernel_threads, require_backend
 from tolerances import FIT_RTOL, assert_close
 
 import fastnn
@@ -64,21 +65,28 @@ CYTHON_MODES = {
 }
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("mode", CYTHON_MODES)
-def test_cython_logreg_modes_agree_with_reference(dtype, mode, threads):
+@contextlib.contextmanager
+def cython_forced(settings: dict, threads: int):
+    """The Cython extension's thresholds set to ``settings`` (threads at any size) and its
+    kernels on ``threads`` threads inside the block; both restored after."""
     require_backend("cython")
     from fastnn._backends import cython
 
-    before, n_before = cython._cykernels.tuning(), fastnn.get_num_threads()
-    cython._cykernels.tuning(**CYTHON_MODES[mode], THREAD_WORK=0)
-    fastnn.set_num_threads(threads)
+    before = cython._cykernels.tuning()
+    cython._cykernels.tuning(**settings, THREAD_WORK=0)
     try:
+        with kernel_threads(threads):
+            yield
+    finally:
+        cython._cykernels.tuning(**before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("mode", CYTHON_MODES)
+def test_cython_logreg_modes_agree_with_reference(dtype, mode, threads):
+    with cython_forced(CYTHON_MODES[mode], threads):
         check_logreg("cython", dtype)
         check_divergence("cython", dtype)
-    finally:
-        fastnn.set_num_threads(n_before)
-        cython._cykernels.tuning(**before)
 
 
 #: the Cython extension's modes of a training step, forced at a small size (BLAS_MIN_DIM
@@ -99,9 +107,6 @@ def test_cython_mlp_modes_agree_with_reference(dtype, mode, n_h, threads):
     """Three training steps in every mode give the reference's, with a row of X that is
     not a multiple of the vector nor of two examples (M odd), at hidden sizes below, at
     and above half a float32 vector."""
-    require_backend("cython")
-    from fastnn._backends import cython
-
     rng = np.random.default_rng(5)
     X = rng.standard_normal((N_X, M)).astype(dtype)
     Y = (rng.random((2, M)) > 0.5).astype(dtype)
@@ -109,17 +114,11 @@ def test_cython_mlp_modes_agree_with_reference(dtype, mode, n_h, threads):
               "W2": rng.standard_normal((2, n_h)) / np.sqrt(n_h), "b2": 0.1 * rng.standard_normal((2, 1))}
     params = {k: v.astype(dtype) for k, v in params.items()}
     expected = {k: v.astype(np.float64) for k, v in params.items()}
-    before, n_before = cython._cykernels.tuning(), fastnn.get_num_threads()
-    cython._cykernels.tuning(**CYTHON_MLP_MODES[mode], THREAD_WORK=0)
-    fastnn.set_num_threads(threads)
-    try:
+    with cython_forced(CYTHON_MLP_MODES[mode], threads):
         for step in range(3):
             cost = mlp.train_step(params, X, Y, learning_rate=0.5, backend="cython")
             expected_cost, expected = ref.mlp_step(X, Y, expected, 0.5)
             assert_close(cost, expected_cost, dtype, FIT_RTOL[dtype], f"cost of step {step}")
-    finally:
-        fastnn.set_num_threads(n_before)
-        cython._cykernels.tuning(**before)
     for name in expected:
         assert_close(params[name], expected[name], dtype, FIT_RTOL[dtype], name)
 
@@ -146,13 +145,9 @@ def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, thr
     modes = []
     choose = numba_backend._logreg_mode
     monkeypatch.setattr(numba_backend, "_logreg_mode", lambda *a, **k: modes.append(choose(*a, **k)) or modes[-1])
-    before = fastnn.get_num_threads()
-    fastnn.set_num_threads(threads)
-    try:
+    with kernel_threads(threads):
         check_logreg("numba", dtype)
         check_divergence("numba", dtype)
-    finally:
-        fastnn.set_num_threads(before)
     calls = 3 if threads > 1 else 2  # propagate with one thread takes the serial path directly
     assert modes == [(threads, split == "features")] * calls
 
