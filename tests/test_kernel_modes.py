@@ -169,3 +169,24 @@ def test_numba_logreg_split_per_kernel(monkeypatch):
     short = np.empty((X.shape[0] * 3, 100))  # 100 examples: under 64 per thread
     assert mode(short, 2, descend=False) == (2, True)
     assert mode(X, 1, descend=False) == (1, True)
+
+
+@pytest.mark.parametrize("n_h", range(1, 18))
+def test_numba_tiles_every_hidden_size(dtype, n_h):
+    """numba's register tiles cover the hidden units eight at a time forward (the last tile
+    1-8 units) and four at a time backward (the last 1-3), over chunks of rows of X: every
+    n_h from 1 to 17, with rows enough for three chunks in either dtype, gives the
+    reference's step."""
+    require_backend("numba")
+    n_x = 700  # 203 examples: chunks of 160 rows (float64) or 320 (float32)
+    rng = np.random.default_rng(n_h)
+    X = rng.standard_normal((n_x, M)).astype(dtype)
+    Y = (rng.random((1, M)) > 0.5).astype(dtype)
+    params = {"W1": rng.standard_normal((n_h, n_x)) / np.sqrt(n_x), "b1": 0.1 * rng.standard_normal((n_h, 1)),
+              "W2": rng.standard_normal((1, n_h)) / np.sqrt(n_h), "b2": 0.1 * rng.standard_normal((1, 1))}
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    expected_cost, expected = ref.mlp_step(X, Y, {k: v.astype(np.float64) for k, v in params.items()}, 0.5)
+    cost = mlp.train_step(params, X, Y, learning_rate=0.5, backend="numba")
+    assert_close(cost, expected_cost, dtype, FIT_RTOL[dtype], "cost")
+    for name in expected:
+        assert_close(params[name], expected[name], dtype, FIT_RTOL[dtype], name)

@@ -281,9 +281,11 @@ def _make_bwd(HT, IT):
 
 
 #: The tile shapes, by (rows, vectors) / (rows, rows): at most 24 vector accumulators.
-fwd = {(ht, nv): _make_fwd(ht, nv, False) for ht, nv in ((8, 3), (4, 4), (2, 4), (1, 4))}
-fwdacc = {(ht, nv): _make_fwd(ht, nv, True) for ht, nv in ((8, 3), (4, 4), (2, 4), (1, 4))}
-bwd = {(ht, it): _make_bwd(ht, it) for ht in (4, 2, 1) for it in (8, 4, 2, 1) if ht * it <= 16}
+#: Forward, one shape per number of hidden units up to 8 (a layer is read once per 8).
+FWD_SHAPES = ((8, 3), (7, 3), (6, 3), (5, 4), (4, 4), (3, 4), (2, 4), (1, 4))
+fwd = {(ht, nv): _make_fwd(ht, nv, False) for ht, nv in FWD_SHAPES}
+fwdacc = {(ht, nv): _make_fwd(ht, nv, True) for ht, nv in FWD_SHAPES}
+bwd = {(ht, it): _make_bwd(ht, it) for ht in (4, 3, 2, 1) for it in (8, 4, 2, 1) if ht * it <= 16}
 
 
 # --- workspace views --------------------------------------------------------------------

@@ -606,9 +606,10 @@ def _hidden_backward(A1, L, D, W2, act, G, gW2, gb1):
 
 # --- register-tiled products of the first layer (fastnn._backends._numba_tiles) ---------
 
-_F83, _F44, _F24, _F14 = (_tiles.fwd[k] for k in ((8, 3), (4, 4), (2, 4), (1, 4)))
-_A83, _A44, _A24, _A14 = (_tiles.fwdacc[k] for k in ((8, 3), (4, 4), (2, 4), (1, 4)))
+_F8, _F7, _F6, _F5, _F4, _F3, _F2, _F1 = (_tiles.fwd[k] for k in _tiles.FWD_SHAPES)
+_A8, _A7, _A6, _A5, _A4, _A3, _A2, _A1 = (_tiles.fwdacc[k] for k in _tiles.FWD_SHAPES)
 _B44, _B42, _B41 = (_tiles.bwd[k] for k in ((4, 4), (4, 2), (4, 1)))
+_B34, _B32, _B31 = (_tiles.bwd[k] for k in ((3, 4), (3, 2), (3, 1)))
 _B28, _B24, _B22, _B21 = (_tiles.bwd[k] for k in ((2, 8), (2, 4), (2, 2), (2, 1)))
 _B18, _B14, _B12, _B11 = (_tiles.bwd[k] for k in ((1, 8), (1, 4), (1, 2), (1, 1)))
 #: Bytes of ``X`` (rows times the block's examples) the tiles of one chunk of rows reuse
@@ -629,40 +630,60 @@ def _chunk_rows(X, L):
 
 
 @njit(**_INLINE)
+def _forward_tile(Z, W, b, X, h, n, c0, L, i0, i1):
+    """The ``n <= 8`` rows ``h..h + n`` of ``Z``: from the first chunk of rows of ``X``
+    (``i0 == 0``) with the bias, from the others their partial sums added."""
+    if i0 == 0:
+        if n == 8:
+            _F8(Z, W, b, X, h, c0, L, i0, i1)
+        elif n == 7:
+            _F7(Z, W, b, X, h, c0, L, i0, i1)
+        elif n == 6:
+            _F6(Z, W, b, X, h, c0, L, i0, i1)
+        elif n == 5:
+            _F5(Z, W, b, X, h, c0, L, i0, i1)
+        elif n == 4:
+            _F4(Z, W, b, X, h, c0, L, i0, i1)
+        elif n == 3:
+            _F3(Z, W, b, X, h, c0, L, i0, i1)
+        elif n == 2:
+            _F2(Z, W, b, X, h, c0, L, i0, i1)
+        else:
+            _F1(Z, W, b, X, h, c0, L, i0, i1)
+    elif n == 8:
+        _A8(Z, W, X, h, c0, L, i0, i1)
+    elif n == 7:
+        _A7(Z, W, X, h, c0, L, i0, i1)
+    elif n == 6:
+        _A6(Z, W, X, h, c0, L, i0, i1)
+    elif n == 5:
+        _A5(Z, W, X, h, c0, L, i0, i1)
+    elif n == 4:
+        _A4(Z, W, X, h, c0, L, i0, i1)
+    elif n == 3:
+        _A3(Z, W, X, h, c0, L, i0, i1)
+    elif n == 2:
+        _A2(Z, W, X, h, c0, L, i0, i1)
+    else:
+        _A1(Z, W, X, h, c0, L, i0, i1)
+
+
+@njit(**_INLINE)
 def _forward_tiles(Z, W, b, X, c0, L, chunk):
     """``Z[:, :L] = W X[:, c0:c0 + L] + b`` by register tiles (needs ``L >= lanes``).
 
     The rows of ``X`` go in chunks of ``chunk`` (the bias is added by the first chunk, the
-    others add their partial sums), and within a chunk every tile of hidden units."""
+    others add their partial sums), and within a chunk one tile per 8 hidden units (or
+    fewer, the last)."""
     n_h, n_x = W.shape
     i0 = 0
     while i0 < n_x:
         i1 = min(i0 + chunk, n_x)
         h = 0
-        if i0 == 0:
-            while h + 8 <= n_h:
-                _F83(Z, W, b, X, h, c0, L, i0, i1)
-                h += 8
-            if h + 4 <= n_h:
-                _F44(Z, W, b, X, h, c0, L, i0, i1)
-                h += 4
-            if h + 2 <= n_h:
-                _F24(Z, W, b, X, h, c0, L, i0, i1)
-                h += 2
-            if h < n_h:
-                _F14(Z, W, b, X, h, c0, L, i0, i1)
-        else:
-            while h + 8 <= n_h:
-                _A83(Z, W, X, h, c0, L, i0, i1)
-                h += 8
-            if h + 4 <= n_h:
-                _A44(Z, W, X, h, c0, L, i0, i1)
-                h += 4
-            if h + 2 <= n_h:
-                _A24(Z, W, X, h, c0, L, i0, i1)
-                h += 2
-            if h < n_h:
-                _A14(Z, W, X, h, c0, L, i0, i1)
+        while h < n_h:
+            n = min(8, n_h - h)
+            _forward_tile(Z, W, b, X, h, n, c0, L, i0, i1)
+            h += n
         i0 = i1
 
 
@@ -689,6 +710,17 @@ def _backward_tiles(acc, G, X, c0, L, chunk):
             if i < i1:
                 _B41(acc, G, X, h, i, c0, L)
             h += 4
+        if h + 3 == n_h:
+            i = i0
+            while i + 4 <= i1:
+                _B34(acc, G, X, h, i, c0, L)
+                i += 4
+            if i + 2 <= i1:
+                _B32(acc, G, X, h, i, c0, L)
+                i += 2
+            if i < i1:
+                _B31(acc, G, X, h, i, c0, L)
+            h += 3
         if h + 2 <= n_h:
             i = i0
             while i + 8 <= i1:
