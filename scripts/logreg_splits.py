@@ -36,6 +36,7 @@ def one_pass(w, b, X, Y, nt, block):
     tail = nb._view(ws, nt * block, (nt, 1, win))
     Gm = nb._view(ws, nt * (block + win), (nt, 1, win))
     gw = nb._view(ws, nt * (block + 2 * win), (nt, 1, n_x))
+    E = np.empty((nt, 1, block), X.dtype)
     gb = np.zeros(nt)
     cost = np.zeros(nt)
     W = w.reshape(1, -1)
@@ -49,12 +50,15 @@ def one_pass(w, b, X, Y, nt, block):
         while j0 < c1:
             L = min(block, c1 - j0)
             nb._forward(z, W, bb, X, j0, L, tail[t])
+            e = E[t]
             for k in range(L):
                 y = Y[0, j0 + k]
-                a, loss = nm.logistic_loss(z[0, k], y)
+                a, ek, h = nm.logistic_parts(z[0, k], y)
                 z[0, k] = a - y
+                e[0, k] = ek
                 gb[t] += np.float64(a - y)
-                cost[t] += np.float64(loss)
+                cost[t] += np.float64(h)
+            cost[t] += nm.sum_log1p(e, L)
             nb._backward(g, z, Gm[t], X, j0, L)
             j0 += L
     for t in range(1, nt):

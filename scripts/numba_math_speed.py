@@ -8,8 +8,8 @@ Each function runs in its own ``@njit`` loop over ``n`` elements (``z`` ~ 3 N(0,
 in {0, 1}), with the kernels' code-generation options; rows are interleaved over rounds and
 the medians of the rounds' medians printed.  The last lines time ``mlp_descend`` on the
 planar data (2, 4, 400) through numba's step kernel and through a copy of it whose output
-layer skips ``logistic_loss`` (``dZ2 = Z2 - Y``, no cost): the difference is what the loss
-costs a step.
+layer skips the loss (``logistic_parts`` gives ``dZ2 = Z2 - Y`` and ``sum_log1p`` zero): the
+difference is what the loss costs a step.
 """
 
 from __future__ import annotations
@@ -38,9 +38,15 @@ def _loop(fn, nargs):
         def body(z, y, out):
             nb._prefer_wide_vectors()
             for k in range(z.size):
-                p, loss = fn(z[k], y[k])
-                out[k] = p + loss
+                p, e, h = fn(z[k], y[k])
+                out[k] = p + e + h
     return njit(**dict(nb._JIT, cache=False))(body)
+
+
+@njit(**dict(nb._JIT, cache=False))
+def _sum_log1p_loop(z, y, out):
+    """``sum_log1p`` over the labels (values in [0, 1]), its result in ``out[0]``."""
+    out[0] = nm.sum_log1p(y.reshape(1, -1), y.size)
 
 
 FUNCTIONS = {  # name: (numba loop, NumPy equivalent or None)
@@ -48,7 +54,8 @@ FUNCTIONS = {  # name: (numba loop, NumPy equivalent or None)
     "tanh": (_loop(nm.tanh, 1), lambda z, y, out: np.tanh(z, out=out)),
     "sigmoid": (_loop(nm.sigmoid, 1), None),
     "log1p": (_loop(nm.log1p, 1), lambda z, y, out: np.log1p(z, out=out)),
-    "logistic_loss": (_loop(nm.logistic_loss, 2), None),
+    "logistic_parts": (_loop(nm.logistic_parts, 2), None),
+    "sum_log1p": (_sum_log1p_loop, lambda z, y, out: np.log1p(y, out=out).sum()),
 }
 
 
@@ -109,14 +116,20 @@ def planar_share(dtype) -> None:
 
 def _loss_free_kernel():
     """A copy of numba's serial step kernel (tanh, no finiteness check) whose output layer
-    calls ``logistic_loss(z, y) = (z, 0)``: the same passes, without the loss's work."""
+    calls ``logistic_parts(z, y) = (z, 0, 0)`` and ``sum_log1p = 0``: the same passes,
+    without the loss's work."""
 
     @njit(**nb._INLINE)
-    def no_loss(z, y):
-        return z, 0.0
+    def no_parts(z, y):
+        zero = z - z
+        return z, zero, zero
+
+    @njit(**nb._INLINE)
+    def no_sum(E, n):
+        return 0.0
 
     math = types.ModuleType("numba_math_without_loss")
-    math.__dict__.update(vars(nm), logistic_loss=no_loss)
+    math.__dict__.update(vars(nm), logistic_parts=no_parts, sum_log1p=no_sum)
     output_layer = njit(**nb._INLINE)(nb._renamed(nb._output_layer.py_func, "_no_loss", nm=math))
     block = njit(**nb._INLINE)(nb._renamed(nb._mlp_block.py_func, "_no_loss", _output_layer=output_layer))
     impl = nb._renamed(nb._mlp_descend_impl, "_no_loss", _ACT=nb.TANH, _CHECK=False, _mlp_block=block)

@@ -182,7 +182,8 @@ def test_special_values_match_numpy(name, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_limits_of_the_logistic_pieces(dtype):
     """No NaN for any finite input; sigmoid(+-large) is 1 / 0 exactly; the fused
-    ``logistic_loss`` equals ``(sigmoid(z), softplus((1 - 2y) z))``."""
+    ``logistic_parts`` gives ``sigmoid(z)`` exactly and ``(e, h)`` with
+    ``h + log1p(e) = softplus((1 - 2y) z)``."""
     z = np.array([-1e30, -800.0, -745.0, -100.0, -30.0, -1e-3, 0.0, 1e-3, 30.0, 100.0, 800.0, 1e30], dtype)
     if dtype == np.float32:
         z = z.astype(np.float64).clip(-3e38, 3e38).astype(dtype)
@@ -197,17 +198,43 @@ def test_limits_of_the_logistic_pieces(dtype):
     assert _evaluate("tanh", np.array([np.inf, -np.inf, 1e30], dtype)).tolist() == [1.0, -1.0, 1.0]
 
     @numba.njit(error_model="numpy")
-    def fused(z, y, a, loss):
+    def fused(z, y, a, e, h):
         for i in range(z.size):
-            a[i], loss[i] = nm.logistic_loss(z[i], y[i])
+            a[i], e[i], h[i] = nm.logistic_parts(z[i], y[i])
 
     for label in (0.0, 1.0):
         y = np.full_like(z, label)
-        a = np.empty_like(z)
-        loss = np.empty_like(z)
-        fused(z, y, a, loss)
+        a, e, h = (np.empty_like(z) for _ in range(3))
+        fused(z, y, a, e, h)
         np.testing.assert_array_equal(a, s)
-        np.testing.assert_array_equal(loss, _evaluate("softplus", ((1 - 2 * label) * z).astype(dtype)))
+        np.testing.assert_array_equal(e, _evaluate("exp", -np.abs(z)))
+        softplus = _evaluate("softplus", ((1 - 2 * label) * z).astype(dtype))
+        np.testing.assert_allclose(h + _evaluate("log1p", e), softplus, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+@numba.njit(error_model="numpy")
+def _sum_log1p(E, n):
+    return nm.sum_log1p(E, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 511, 512, 513, 1031, 5000])
+def test_sum_log1p_is_the_sum_of_the_log1p(dtype, n):
+    """``sum_log1p(E, n) = sum_k log1p(E[0, k])`` (float64) within ``(2n + 8) 2^-53``
+    relative: the running products (eight lanes, chunks of 512) only add positive terms.
+    Values from 1 down to 1e-300 (1e-40 in float32, subnormals included), many exact 0;
+    the columns past ``n`` are never read (NaN there)."""
+    rng = np.random.default_rng(n)
+    tiny = 1e-300 if dtype == np.float64 else 1e-40
+    e = np.exp(rng.uniform(np.log(tiny), 0.0, n + 3)).astype(dtype)
+    e[rng.random(n + 3) < 0.2] = 0.0
+    e[n:] = np.nan
+    got = _sum_log1p(e.reshape(1, -1), n)
+    ref = float(np.sum(np.log1p(e[:n].astype(np.longdouble))))
+    assert abs(got - ref) <= (2 * n + 8) * 2.0**-53 * ref
+    if n:   # the smallest terms still count: a sum of tiny values alone
+        small = np.full((1, n), tiny, dtype)
+        assert _sum_log1p(small, n) == pytest.approx(n * float(small[0, 0]), rel=(2 * n + 8) * 2.0**-53)
 
 
 def test_tanh_keeps_relative_accuracy_near_zero():

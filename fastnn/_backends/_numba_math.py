@@ -31,8 +31,12 @@ Method (the classic one, after fdlibm/Cephes):
     the same ``k ln2 + log(1 + f)`` on the bits of ``x`` (subnormals scaled by 2^54 first).
 ``softplus(x)``
     ``max(x, 0) + log1p(e^-|x|)``: exact to rounding for every finite ``x``.
-``logistic_loss(z, y)``
-    ``(sigmoid(z), softplus((1 - 2y) z))`` for a label in {0, 1} from one ``exp``.
+``logistic_parts(z, y)``
+    ``(sigmoid(z), e, h)`` for a label in {0, 1} from one ``exp``: the log-loss
+    ``softplus((1 - 2y) z)`` is ``h + log1p(e)``.
+``sum_log1p(E, n)``
+    ``sum_k log1p(E[0, k])`` for ``E`` in ``[0, 1]`` (the loss terms of a row) as one
+    ``log1p(S)``, ``1 + S = prod_k (1 + E[0, k])``.
 
 Every function takes and returns ``float64`` or ``float32`` (computing in that precision)
 and follows IEEE for special values: NaN propagates, ``exp(-inf) = 0``,
@@ -60,9 +64,10 @@ __all__ = [
     "log",
     "log1p",
     "logistic",
-    "logistic_loss",
+    "logistic_parts",
     "sigmoid",
     "softplus",
+    "sum_log1p",
     "tanh",
 ]
 
@@ -358,18 +363,59 @@ def softplus64(x):
 
 
 @njit(**MATH_OPTIONS)
-def logistic_loss64(z, y):
-    """``(sigmoid(z), softplus((1 - 2y) z))`` for a label ``y`` in {0, 1}: one ``exp``.
+def logistic_parts64(z, y):
+    """``(sigmoid(z), e, h)`` for a label ``y`` in {0, 1}, with ``e = exp(-|z|)`` and
+    ``h = max((1 - 2y) z, 0)``: the log-loss ``softplus((1 - 2y) z)`` is ``h + log1p(e)``.
 
     ``softplus(z) - y z`` equals ``softplus(s)`` with ``s = (1 - 2y) z``, and ``|s| = |z|``,
-    so the ``e = exp(-|z|)`` of the sigmoid serves the loss too.
+    so the ``e`` of the sigmoid serves the loss too: one ``exp``.  The kernels sum the
+    ``log1p(e)`` of a whole row at once (``numba._sum_log1p``); a NaN ``z`` gives NaNs.
     """
     e, inv_u = logistic64(z)
     a = inv_u if z >= 0.0 else e * inv_u
     s = (1.0 - 2.0 * y) * z
-    p = s if s > 0.0 else 0.0
-    p = s if s != s else p
-    return a, p + _log1p_small64(e, 1.0 + e, inv_u)
+    h = s if s > 0.0 else 0.0
+    h = s if s != s else h
+    return a, e, h
+
+
+@njit(**MATH_OPTIONS)
+def _grow(p, e):
+    """``(1 + p) (1 + e) - 1`` for ``p, e >= 0``, without forming ``1 + e``."""
+    return p + e * (1.0 + p)
+
+
+@njit(**MATH_OPTIONS)
+def sum_log1p(E, n):
+    """``sum_k log1p(E[0, k])`` over ``k < n`` in float64, every ``E`` in ``[0, 1]``
+    (float64 or float32), as ``log1p(S)`` with ``1 + S = prod_k (1 + E[0, k])``.
+
+    ``S <- S + e (1 + S)`` adds only positive terms, so its relative error stays below about
+    ``2n 2^-53``, which the log1p keeps.  Eight running products (one vector of float64),
+    chunks of at most 512 terms (``1 + S < 2^512``): one scalar ``log1p`` per chunk instead
+    of one per element.  The same sums, in the same order, as cython's ``_sum_log1p``.
+    """
+    total = 0.0
+    j0 = 0
+    while j0 < n:
+        end = min(n, j0 + 512)
+        n8 = j0 + (end - j0) // 8 * 8
+        p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
+        for j in range(j0, n8, 8):
+            p0 = _grow(p0, np.float64(E[0, j]))
+            p1 = _grow(p1, np.float64(E[0, j + 1]))
+            p2 = _grow(p2, np.float64(E[0, j + 2]))
+            p3 = _grow(p3, np.float64(E[0, j + 3]))
+            p4 = _grow(p4, np.float64(E[0, j + 4]))
+            p5 = _grow(p5, np.float64(E[0, j + 5]))
+            p6 = _grow(p6, np.float64(E[0, j + 6]))
+            p7 = _grow(p7, np.float64(E[0, j + 7]))
+        s = _grow(_grow(_grow(_grow(_grow(_grow(_grow(p0, p1), p2), p3), p4), p5), p6), p7)
+        for j in range(n8, end):
+            s = _grow(s, np.float64(E[0, j]))
+        total += log1p64(s)
+        j0 = end
+    return total
 
 
 # --- float32 ----------------------------------------------------------------------------
@@ -537,13 +583,13 @@ def softplus32(x):
 
 
 @njit(**MATH_OPTIONS)
-def logistic_loss32(z, y):
+def logistic_parts32(z, y):
     e, inv_u = logistic32(z)
     a = inv_u if z >= _ZERO_F else e * inv_u
     s = (_ONE_F - _TWO_F * y) * z
-    p = s if s > _ZERO_F else _ZERO_F
-    p = s if s != s else p
-    return a, p + _log1p_small32(e, _ONE_F + e, inv_u)
+    h = s if s > _ZERO_F else _ZERO_F
+    h = s if s != s else h
+    return a, e, h
 
 
 # --- precision-generic names (what the kernels call) ------------------------------------
@@ -591,4 +637,4 @@ log1p = _generic("log1p", log1p64, log1p32, 1)
 log = _generic("log", log64, log32, 1)
 softplus = _generic("softplus", softplus64, softplus32, 1)
 logistic = _generic("logistic", logistic64, logistic32, 1)
-logistic_loss = _generic("logistic_loss", logistic_loss64, logistic_loss32, 2)
+logistic_parts = _generic("logistic_parts", logistic_parts64, logistic_parts32, 2)

@@ -20,7 +20,8 @@ Design
   ranges, one per thread, and each range in blocks.  For a block: ``Z1 = W1 X + b1``
   (rows of ``X`` four at a time, two hidden units per pass); one pass computing
   ``A1 = g(Z1)`` and accumulating ``Z2 = W2 A1 + b2``; one pass computing
-  ``A2 = sigmoid(Z2)``, the loss ``softplus((1 - 2y) z)`` (one ``exp`` for both),
+  ``A2 = sigmoid(Z2)``, the loss ``softplus((1 - 2y) z)`` (one ``exp`` for both, the
+  ``log1p`` terms of a row summed as one ``log1p`` of their product),
   ``dZ2`` and ``db2``; one pass per hidden unit for ``dW2``, ``dZ1 = W2.T dZ2 * g'`` and
   ``db1``; and ``dW1 += dZ1 X.T`` (four dot products per pass).
 * **Long, unit-stride inner loops.**  Every inner loop runs along the examples of a row,
@@ -512,26 +513,29 @@ def _activate_rows(Z, L, act, W2, b2, D):
 
 
 @njit(**_INLINE)
-def _output_layer(L, Y, c0, D, sums):
+def _output_layer(L, Y, c0, D, sums, E):
     """``D[j, :L]``: logits ``Z2`` in, ``dZ2 = sigmoid(Z2) - Y`` out; returns the summed
-    loss (float64) and adds ``sum_k dZ2[j, k]`` to ``sums[j]``.
+    loss (float64) and adds ``sum_k dZ2[j, k]`` to ``sums[j]``.  ``E[0, :L]`` is scratch.
 
-    One ``exp`` per element serves the sigmoid and the loss ``softplus((1 - 2y) z)``.
+    One ``e = exp(-|z|)`` per element serves the sigmoid and the loss
+    ``softplus((1 - 2y) z) = max((1 - 2y) z, 0) + log1p(e)``; the ``e`` of a row are kept in
+    ``E`` and their log1p summed at once (:func:`~fastnn._backends._numba_math.sum_log1p`).
     """
     c = _u(c0)
     cost = 0.0
     for j in range(D.shape[0]):
         s = D.dtype.type(0)
-        cj = 0.0
+        hinge = 0.0
         for k in range(L):
             y = Y[j, c + _u(k)]
-            p, loss = nm.logistic_loss(D[j, k], y)
+            p, e, h = nm.logistic_parts(D[j, k], y)
             d = p - y
             D[j, k] = d
+            E[0, k] = e
             s += d
-            cj += np.float64(loss)
+            hinge += np.float64(h)
         sums[j] += s
-        cost += cj
+        cost += hinge + nm.sum_log1p(E, L)
     return cost
 
 
@@ -1123,13 +1127,14 @@ def logreg_forward(w, b, X):
 
 
 @njit(**_INLINE)
-def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
+def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts, E):
     """One forward and backward pass over the examples, cut in ``nt`` column ranges.
 
     Per thread ``t`` (every buffer has a leading thread axis): ``Z[t]`` holds the logits,
     then ``dZ = A - Y``; ``gw[t]`` the partial ``X dZ.T``, ``gb[t]`` the partial
     ``sum(dZ)`` (float64).  Returns the summed loss (float64); the sums (not yet divided
-    by m) end in ``gw[0]``, ``gb[0]``.
+    by m) end in ``gw[0]``, ``gb[0]``; ``E[t]`` is scratch for the loss (as in
+    :func:`_output_layer`).
     """
     m = X.shape[1]
     W = w.reshape(1, -1)  # w (n_x, 1) as the row (1, n_x)
@@ -1143,13 +1148,16 @@ def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
         c = _u(c0)
         s = 0.0
         cost = 0.0
+        e = E[t]
         for k in range(L):
             y = Y[0, c + _u(k)]
-            a, loss = nm.logistic_loss(z[0, k], y)
+            a, ek, h = nm.logistic_parts(z[0, k], y)
             dz = a - y
             z[0, k] = dz
+            e[0, k] = ek
             s += np.float64(dz)
-            cost += np.float64(loss)
+            cost += np.float64(h)
+        cost += nm.sum_log1p(e, L)
         gb[t] = s
         g = gw[t]
         g[:] = 0
@@ -1178,9 +1186,10 @@ def _stream_logits(w, X, nt, Z, tail):
 
 
 @njit(**_INLINE)
-def _stream_output(Z, b, Y, nt, dz):
+def _stream_output(Z, b, Y, nt, dz, E):
     """The threads' partial logits summed into ``Z[0]``, then ``dz = sigmoid(z + b) - y``
-    (``dz`` may be ``Z[0, 0]`` itself); returns ``(sum(dz), sum of the losses)`` in float64."""
+    (``dz`` may be ``Z[0, 0]`` itself; ``E[0, :m]`` scratch for the loss, as in
+    :func:`_output_layer`); returns ``(sum(dz), sum of the losses)`` in float64."""
     z = Z[0]
     m = z.shape[1]
     for t in range(1, nt):
@@ -1192,16 +1201,17 @@ def _stream_output(Z, b, Y, nt, dz):
     cost = 0.0
     for k in range(m):
         y = Y[0, k]
-        a, loss = nm.logistic_loss(z[0, k] + bias, y)
+        a, ek, h = nm.logistic_parts(z[0, k] + bias, y)
         d = a - y
         dz[k] = d
+        E[0, k] = ek
         s += np.float64(d)
-        cost += np.float64(loss)
-    return s, cost
+        cost += np.float64(h)
+    return s, cost + nm.sum_log1p(E, m)
 
 
 @njit(**_INLINE)
-def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
+def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts, E):
     """:func:`_logreg_grads` in two passes streaming ``X`` row by row (inputs much larger
     than the L2 cache, few examples), each thread a range of features (rows of ``X``):
 
@@ -1216,7 +1226,7 @@ def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
     n_x, m = X.shape
     _stream_logits(w, X, nt, Z, tail)
     z = Z[0]
-    gb[0], cost = _stream_output(Z, b, Y, nt, z[0])  # dZ in place of the logits
+    gb[0], cost = _stream_output(Z, b, Y, nt, z[0], E[0])  # dZ in place of the logits
     g = gw[0]
     g[:] = 0
     for t in prange(nt):
@@ -1228,12 +1238,12 @@ def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts):
 
 
 @njit(**_INLINE)
-def _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts):
+def _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts, E):
     """The loss sum (float64), with the gradient sums in ``gw[0]``, ``gb[0]``: by ranges of
     examples (:func:`_logreg_grads`) or, with ``stream``, of features (:func:`_logreg_stream`)."""
     if stream:
-        return _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts)
-    return _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts)
+        return _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts, E)
+    return _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts, E)
 
 
 @njit(**_INLINE)
@@ -1241,13 +1251,14 @@ def _logreg_buffers(X, nt, stream):
     n_x, m = X.shape
     win = _window(X)
     Lmax = m if stream else (m + nt - 1) // nt
-    ws = np.empty(nt * (Lmax + 2 * win + n_x), X.dtype)
+    ws = np.empty(nt * (2 * Lmax + 2 * win + n_x), X.dtype)
     Z = _view(ws, 0, (nt, 1, Lmax))
     tail = _view(ws, nt * Lmax, (nt, 1, win))
     Gm = _view(ws, nt * (Lmax + win), (nt, 1, win))
     gw = _view(ws, nt * (Lmax + 2 * win), (nt, 1, n_x))
+    E = _view(ws, nt * (Lmax + 2 * win + n_x), (nt, 1, Lmax))  # the exp(-|z|) of the loss
     sums = np.empty(2 * nt)  # float64: the threads' db and loss sums
-    return Z, tail, gw, sums[:nt], Gm, sums[nt:]
+    return Z, tail, gw, sums[:nt], Gm, sums[nt:], E
 
 
 @njit(**_INLINE)
@@ -1256,8 +1267,8 @@ def _logreg_pass(w, b, X, Y, nt, stream, dw):
     cost)`` returned; the status is NONFINITE unless every value is finite."""
     m = X.shape[1]
     mf = X.dtype.type(m)
-    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt, stream)
-    cost = _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts) / m
+    Z, tail, gw, gb, Gm, parts, E = _logreg_buffers(X, nt, stream)
+    cost = _logreg_sums(w, b, X, Y, nt, stream, Z, tail, gw, gb, Gm, parts, E) / m
     g = gw[0, 0]
     db = gb[0] / m
     probe = (cost + db) * 0.0  # NaN unless every value is finite
@@ -1438,6 +1449,7 @@ def _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt):
     Lm = _main_len(m, win)
     o = max(m - win, 0)
     Z = np.empty((nt, 1, m), dt)
+    E = np.empty((1, m), dt)
     zt = np.empty((nt, 1, win), dt)
     dz = np.empty(m, dt)
     dzm = np.zeros(win, dt)
@@ -1447,7 +1459,7 @@ def _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt):
     dwf = dw.reshape(-1)
     _stream_logits(w, X, nt, Z, zt)
     for it in range(costs.size):
-        s, cost = _stream_output(Z, b, Y, nt, dz)
+        s, cost = _stream_output(Z, b, Y, nt, dz, E)
         if Lm < m:
             skip = win - m % win
             for j in range(win):
@@ -1484,12 +1496,12 @@ def _logreg_descend_impl(w, b, X, Y, lr, costs, dw, db, check, nt, stream):
         return _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt)
     n_x, m = X.shape
     mf = X.dtype.type(m)
-    Z, tail, gw, gb, Gm, parts = _logreg_buffers(X, nt, False)
+    Z, tail, gw, gb, Gm, parts, E = _logreg_buffers(X, nt, False)
     wf = w.reshape(-1)
     dwf = dw.reshape(-1)
     g = gw[0, 0]
     for it in range(costs.size):
-        cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts) / m
+        cost = _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts, E) / m
         grad_b = gb[0] / m
         new_b = np.float64(b[0]) - np.float64(lr) * grad_b
         if check:
@@ -1634,7 +1646,7 @@ def _mlp_block(X, Y, W1, b1, W2, b2, act, b0, L, a, d, g, tl, gm, gw1, gb1, gw2,
     ``gw1``... (``a`` holds ``Z1`` then ``A1``, ``d`` ``Z2`` then ``dZ2``, ``g`` ``dZ1``)."""
     _forward(a, W1, b1, X, b0, L, tl)
     _activate_rows(a, L, act, W2, b2, d)
-    cost = _output_layer(L, Y, b0, d, gb2)
+    cost = _output_layer(L, Y, b0, d, gb2, g)  # g: scratch until dZ1
     _hidden_backward(a, L, d, W2, act, g, gw2, gb1)
     _backward(gw1, g, gm, X, b0, L)
     return cost
@@ -1815,7 +1827,7 @@ def _mlp_descend_blas_impl(X, Y, W1, b1, W2, b2, lr, costs, nt):
         gb1[:] = zero
         gb2[:] = zero
         _activate_rows(A, m, _ACT, W2, b2, D)
-        cost = _output_layer(m, Y, 0, D, gb2) / m
+        cost = _output_layer(m, Y, 0, D, gb2, G) / m  # G: scratch until dZ1
         _hidden_backward(A, m, D, W2, _ACT, G, gW2, gb1)
         _gemm(_N, _T, n_h, n_x, m, G, m, X, m, gW1, n_x)
         if not _apply_step(params, sums, cost, rate, mf, _CHECK):
