@@ -692,10 +692,49 @@ def _forward_tiles(Z, W, b, X, c0, L, chunk):
 
 
 @njit(**_INLINE)
+def _backward_tile(acc, G, X, h, n, i, r, c0, L):
+    """``acc[h:h + n, i:i + r] += G[h:h + n, :L] X[i:i + r, c0:c0 + L].T``: the tile of
+    ``n <= 4`` hidden units by ``r`` rows of ``X`` (``r`` in 4, 2, 1; also 8 when ``n <= 2``)."""
+    if n == 4:
+        if r == 4:
+            _B44(acc, G, X, h, i, c0, L)
+        elif r == 2:
+            _B42(acc, G, X, h, i, c0, L)
+        else:
+            _B41(acc, G, X, h, i, c0, L)
+    elif n == 3:
+        if r == 4:
+            _B34(acc, G, X, h, i, c0, L)
+        elif r == 2:
+            _B32(acc, G, X, h, i, c0, L)
+        else:
+            _B31(acc, G, X, h, i, c0, L)
+    elif n == 2:
+        if r == 8:
+            _B28(acc, G, X, h, i, c0, L)
+        elif r == 4:
+            _B24(acc, G, X, h, i, c0, L)
+        elif r == 2:
+            _B22(acc, G, X, h, i, c0, L)
+        else:
+            _B21(acc, G, X, h, i, c0, L)
+    elif r == 8:
+        _B18(acc, G, X, h, i, c0, L)
+    elif r == 4:
+        _B14(acc, G, X, h, i, c0, L)
+    elif r == 2:
+        _B12(acc, G, X, h, i, c0, L)
+    else:
+        _B11(acc, G, X, h, i, c0, L)
+
+
+@njit(**_INLINE)
 def _backward_tiles(acc, G, X, c0, L, chunk):
     """``acc += G[:, :L] X[:, c0:c0 + L].T`` by register tiles (needs ``L >= lanes``), the
     rows of ``X`` in chunks of ``chunk``, the last chunk first: the rows the forward pass
-    read last are the ones still in the L2 cache."""
+    read last are the ones still in the L2 cache.  Within a chunk, tiles of 4 hidden units
+    (the last 3, 2 or 1) by the most rows that fit: 4 (8 for tiles of 1 or 2 units), then
+    2, then 1."""
     n_h, n_x = acc.shape
     q = (n_x + chunk - 1) // chunk
     while q > 0:
@@ -703,55 +742,15 @@ def _backward_tiles(acc, G, X, c0, L, chunk):
         i0 = q * chunk
         i1 = min(i0 + chunk, n_x)
         h = 0
-        while h + 4 <= n_h:
+        while h < n_h:
+            n = min(4, n_h - h)
             i = i0
-            while i + 4 <= i1:
-                _B44(acc, G, X, h, i, c0, L)
-                i += 4
-            if i + 2 <= i1:
-                _B42(acc, G, X, h, i, c0, L)
-                i += 2
-            if i < i1:
-                _B41(acc, G, X, h, i, c0, L)
-            h += 4
-        if h + 3 == n_h:
-            i = i0
-            while i + 4 <= i1:
-                _B34(acc, G, X, h, i, c0, L)
-                i += 4
-            if i + 2 <= i1:
-                _B32(acc, G, X, h, i, c0, L)
-                i += 2
-            if i < i1:
-                _B31(acc, G, X, h, i, c0, L)
-            h += 3
-        if h + 2 <= n_h:
-            i = i0
-            while i + 8 <= i1:
-                _B28(acc, G, X, h, i, c0, L)
-                i += 8
-            if i + 4 <= i1:
-                _B24(acc, G, X, h, i, c0, L)
-                i += 4
-            if i + 2 <= i1:
-                _B22(acc, G, X, h, i, c0, L)
-                i += 2
-            if i < i1:
-                _B21(acc, G, X, h, i, c0, L)
-            h += 2
-        if h < n_h:
-            i = i0
-            while i + 8 <= i1:
-                _B18(acc, G, X, h, i, c0, L)
-                i += 8
-            if i + 4 <= i1:
-                _B14(acc, G, X, h, i, c0, L)
-                i += 4
-            if i + 2 <= i1:
-                _B12(acc, G, X, h, i, c0, L)
-                i += 2
-            if i < i1:
-                _B11(acc, G, X, h, i, c0, L)
+            while i < i1:
+                left = i1 - i
+                r = 8 if n <= 2 and left >= 8 else 4 if left >= 4 else 2 if left >= 2 else 1
+                _backward_tile(acc, G, X, h, n, i, r, c0, L)
+                i += r
+            h += n
 
 
 @njit(**_INLINE)
