@@ -98,6 +98,8 @@ cdef Py_ssize_t MLP_TILES_MIN_NX = 8
 # the hidden layer of all examples, (m, H), stays this small
 cdef double STREAM_MIN_BYTES = 4 * 1024 * 1024
 cdef Py_ssize_t STREAM_MAX_ZT_BYTES = 512 * 1024
+# bytes of X per chunk of rows in the two-pass mode's forward tiles (_forward_columns)
+cdef Py_ssize_t FORWARD_CHUNK_BYTES = 256 * 1024
 cdef Py_ssize_t LOGREG_TILES_MIN_NX = 16
 # dot: elements per thread below which one thread does it all
 cdef Py_ssize_t DOT_THREAD_MIN = 1 << 17
@@ -686,9 +688,10 @@ cdef bint _use_blas(Py_ssize_t n_out, Py_ssize_t n_in, Py_ssize_t m) noexcept no
 
 cdef extern from "microkernels.h" nogil:
     void fnn_forward_double(const double* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t nb,
-                            const double* WT, Py_ssize_t H, double* Z, Py_ssize_t ldz)
+                            const double* WT, Py_ssize_t H, double* Z, Py_ssize_t ldz,
+                            int add)
     void fnn_forward_float(const float* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t nb,
-                           const float* WT, Py_ssize_t H, float* Z, Py_ssize_t ldz)
+                           const float* WT, Py_ssize_t H, float* Z, Py_ssize_t ldz, int add)
     void fnn_backward_double(const double* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t nb,
                              const double* DT, Py_ssize_t H, double* GT)
     void fnn_backward_float(const float* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t nb,
@@ -705,6 +708,8 @@ cdef extern from "microkernels.h" nogil:
                                    Py_ssize_t nb, const double* WT, Py_ssize_t H, double* ZT)
     void fnn_forward_stream_float(const float* X, Py_ssize_t ldx, Py_ssize_t n_x,
                                   Py_ssize_t nb, const float* WT, Py_ssize_t H, float* ZT)
+    void fnn_interleave_pairs_double(const double* Z, Py_ssize_t ldz, Py_ssize_t nb, double* DP)
+    void fnn_interleave_pairs_float(const float* Z, Py_ssize_t ldz, Py_ssize_t nb, float* DP)
     void fnn_transpose_double(const double* A, Py_ssize_t lda, Py_ssize_t H, Py_ssize_t nb,
                               double* AT)
     void fnn_transpose_float(const float* A, Py_ssize_t lda, Py_ssize_t H, Py_ssize_t nb,
@@ -721,12 +726,13 @@ cdef inline Py_ssize_t _lanes(floating* p) noexcept nogil:
 
 cdef inline void _forward_tiles(const floating* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t nb,
                                 const floating* WT, Py_ssize_t H, floating* Z,
-                                Py_ssize_t ldz) noexcept nogil:
-    """Z (H, nb) = W1 X[:, :nb], W1 given transposed and padded (WT (n_x, H))."""
+                                Py_ssize_t ldz, bint add=False) noexcept nogil:
+    """Z (H, nb) = W1 X[:, :nb], W1 given transposed and padded (WT (n_x, H)); with
+    ``add``, Z += (the sums over these n_x rows)."""
     if floating is double:
-        fnn_forward_double(X, ldx, n_x, nb, WT, H, Z, ldz)
+        fnn_forward_double(X, ldx, n_x, nb, WT, H, Z, ldz, add)
     else:
-        fnn_forward_float(X, ldx, n_x, nb, WT, H, Z, ldz)
+        fnn_forward_float(X, ldx, n_x, nb, WT, H, Z, ldz, add)
 
 
 cdef inline void _backward_tiles(const floating* X, Py_ssize_t ldx, Py_ssize_t n_x,
@@ -756,6 +762,15 @@ cdef inline void _transpose8(const floating* A, Py_ssize_t lda, Py_ssize_t rows,
         fnn_transpose_double(A, lda, rows, cols, AT)
     else:
         fnn_transpose_float(A, lda, rows, cols, AT)
+
+
+cdef inline void _interleave_pairs(const floating* Z, Py_ssize_t ldz, Py_ssize_t nb,
+                                   floating* DP) noexcept nogil:
+    """DP = dZ1 (VL / 2 rows of Z) as interleaved pairs of examples, for the pairs' backward."""
+    if floating is double:
+        fnn_interleave_pairs_double(Z, ldz, nb, DP)
+    else:
+        fnn_interleave_pairs_float(Z, ldz, nb, DP)
 
 
 cdef void _transpose_pad(const floating* A, Py_ssize_t ld, Py_ssize_t rows, Py_ssize_t cols,
@@ -898,6 +913,30 @@ cdef inline Py_ssize_t _split(Py_ssize_t c, Py_ssize_t n_chunks, Py_ssize_t n) n
     return n if c >= n_chunks else c * n // n_chunks
 
 
+cdef void _forward_columns(const floating* X, Py_ssize_t m, Py_ssize_t n_x, Py_ssize_t j0,
+                           Py_ssize_t j1, const floating* WT, Py_ssize_t H, floating* Z,
+                           Py_ssize_t ldz, floating* scratch) noexcept nogil:
+    """Z[:, j0:j1] = W1 X[:, j0:j1] (Z (H, ldz)), j0 a multiple of VL and m >= VL: whole
+    vectors by the register tiles, the rows of X in chunks of about FORWARD_CHUNK_BYTES
+    (the tiles of a chunk share its rows in L2 and TLB; each chunk adds its partial sums);
+    a last partial vector (j1 = m) as the vector ending at m, computed into ``scratch``
+    (H, VL) and its new columns copied."""
+    cdef Py_ssize_t VL = _lanes(<floating*>NULL), full = (j1 - j0) // VL * VL, h, j, k0, n
+    cdef Py_ssize_t chunk = max(8, FORWARD_CHUNK_BYTES // (max(full, VL) * <Py_ssize_t>sizeof(floating)))
+    k0 = 0
+    while k0 < n_x:
+        n = min(chunk, n_x - k0)
+        if full:
+            _forward_tiles(X + k0 * m + j0, m, n, full, WT + k0 * H, H, Z + j0, ldz, k0 > 0)
+        if j0 + full < j1:
+            _forward_tiles(X + k0 * m + m - VL, m, n, VL, WT + k0 * H, H, scratch, VL, k0 > 0)
+        k0 += n
+    if j0 + full < j1:
+        for h in range(H):
+            for j in range(j0 + full, j1):
+                Z[h * ldz + j] = scratch[h * VL + j - (m - VL)]
+
+
 cdef double _mlp_stream_pass(const floating* X, const floating* Y, const floating* W1T,
                              const floating* b1, const floating* W2, const floating* b2,
                              const Net* net, Py_ssize_t n_chunks, char* ws, const Layout* L,
@@ -905,33 +944,49 @@ cdef double _mlp_stream_pass(const floating* X, const floating* Y, const floatin
     """The two-pass mode: forward over all examples, the small layers, backward.
 
         ZT = X.T W1.T      (m, H)   X streamed row by row; each thread a range of features
-        Z1 = ZT.T          (H, mp)  then A1, Z2, dZ2, dW2, dZ1 block by block (in Z1)
-        DT = dZ1.T         (mp, H)
+        Z1 = ZT.T          (H, mp)  (float32 pairs mode, m >= VL: Z1 = W1 X directly, by the
+                                    register tiles, each thread a range of examples)
+        then A1, Z2, dZ2, dW2, dZ1 block by block (in Z1)
+        DT = dZ1.T         (mp, H)  (the pairs mode: dZ1 as interleaved pairs of examples)
         GT = X DT          (n_x, H) = dW1.T, each thread its own range of features
     ``Z1`` holds Z1 (H, mp), then n_chunks partial ZT (mp, H); returns the loss sum.
     """
     cdef Py_ssize_t m = net.m, mp = net.mp, H = net.H, n_x = net.n_x, c, i, j0, bl
-    cdef Py_ssize_t zsize = mp * H
+    cdef Py_ssize_t zsize = mp * H, VL = _lanes(<floating*>NULL)
     cdef floating* ZT = Z1 + zsize
     cdef floating* GT = <floating*>(ws + L.dW1)
     cdef double loss = 0
-    memset(ZT, 0, n_chunks * zsize * sizeof(floating))
-    if n_chunks == 1:
-        _forward_stream(X, m, n_x, m, W1T, H, ZT)
+    if 2 * H == VL and m >= VL:
+        # the pairs' forward costs a shuffle per FMA; the tiles (X's loads strided) measured
+        # faster in float32 -- and slower in float64 (X twice as large), so not used there
+        if n_chunks == 1:
+            _forward_columns(X, m, n_x, 0, m, W1T, H, Z1, mp, ZT)
+        else:
+            for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
+                _forward_columns(X, m, n_x, _chunk_start(c, n_chunks, m, VL),
+                                 _chunk_start(c + 1, n_chunks, m, VL), W1T, H, Z1, mp,
+                                 ZT + c * zsize)
     else:
-        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
-            _forward_stream(X + _split(c, n_chunks, n_x) * m, m,
-                            _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x), m,
-                            W1T + _split(c, n_chunks, n_x) * H, H, ZT + c * zsize)
-        for c in range(1, n_chunks):
-            _add_to(ZT, ZT + c * zsize, zsize)
-    _transpose8(ZT, H, mp, H, Z1)
+        memset(ZT, 0, n_chunks * zsize * sizeof(floating))
+        if n_chunks == 1:
+            _forward_stream(X, m, n_x, m, W1T, H, ZT)
+        else:
+            for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
+                _forward_stream(X + _split(c, n_chunks, n_x) * m, m,
+                                _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x), m,
+                                W1T + _split(c, n_chunks, n_x) * H, H, ZT + c * zsize)
+            for c in range(1, n_chunks):
+                _add_to(ZT, ZT + c * zsize, zsize)
+        _transpose8(ZT, H, mp, H, Z1)
     j0 = 0
     while j0 < m:
         bl = min(net.B, m - j0)
         loss += _mlp_block(X, NULL, Y, NULL, NULL, b1, W2, b2, net, j0, bl, Z1, ws, L)
         j0 += bl
-    _transpose8(Z1, mp, H, mp, ZT)
+    if 2 * H == VL:
+        _interleave_pairs(Z1, mp, mp, ZT)
+    else:
+        _transpose8(Z1, mp, H, mp, ZT)
     if n_chunks == 1:
         _backward_tiles(X, m, n_x, m, ZT, H, GT)
     else:
@@ -2006,6 +2061,7 @@ def tuning(**changes):
     (for benchmarking and tests: not thread-safe against running kernels)."""
     global BLOCK_BYTES, XBLOCK_BYTES, MIN_BLOCK, MAX_BLOCK, THREAD_WORK, BLAS_MIN_DIM, DOT_THREAD_MIN
     global MLP_TILES_MIN_NX, LOGREG_TILES_MIN_NX, STREAM_MIN_BYTES, STREAM_MAX_ZT_BYTES, LOAD_CHECK
+    global FORWARD_CHUNK_BYTES
     for name, value in changes.items():
         if name == "BLOCK_BYTES":
             BLOCK_BYTES = max(1024, <Py_ssize_t>value)
@@ -2029,6 +2085,8 @@ def tuning(**changes):
             STREAM_MIN_BYTES = value
         elif name == "STREAM_MAX_ZT_BYTES":
             STREAM_MAX_ZT_BYTES = max(0, <Py_ssize_t>value)
+        elif name == "FORWARD_CHUNK_BYTES":
+            FORWARD_CHUNK_BYTES = max(0, <Py_ssize_t>value)
         elif name == "LOAD_CHECK":
             LOAD_CHECK = bool(value)
         else:
@@ -2037,4 +2095,5 @@ def tuning(**changes):
             "MAX_BLOCK": MAX_BLOCK, "THREAD_WORK": THREAD_WORK, "BLAS_MIN_DIM": BLAS_MIN_DIM,
             "DOT_THREAD_MIN": DOT_THREAD_MIN, "MLP_TILES_MIN_NX": MLP_TILES_MIN_NX,
             "LOGREG_TILES_MIN_NX": LOGREG_TILES_MIN_NX, "STREAM_MIN_BYTES": STREAM_MIN_BYTES,
-            "STREAM_MAX_ZT_BYTES": STREAM_MAX_ZT_BYTES, "LOAD_CHECK": LOAD_CHECK}
+            "STREAM_MAX_ZT_BYTES": STREAM_MAX_ZT_BYTES, "FORWARD_CHUNK_BYTES": FORWARD_CHUNK_BYTES,
+            "LOAD_CHECK": LOAD_CHECK}

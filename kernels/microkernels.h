@@ -14,7 +14,8 @@
  *   WT (n_x, H)    W1 transposed, H = n_h rounded up to the vector length (zero padding);
  *                  half a vector in the two-pass mode for float32 with n_h <= 8 (the pairs)
  *   Z  (H, ldz)    Z1 of the block, one row per hidden unit (the course layout)
- *   DT (nb, H)     dZ1 of the block transposed (one row per example, padding zero)
+ *   DT (nb, H)     dZ1 of the block transposed (one row per example, padding zero); in the
+ *                  pairs mode, dZ1 as interleaved pairs of examples (fnn_interleave_pairs)
  *   GT (n_x, H)    dW1 transposed, accumulated over blocks
  * Logistic regression (one output) uses its own pair: a row of logits z, and the
  * gradient accumulated per vector lane, G (n_x, VL), summed over lanes at the end.
@@ -57,6 +58,22 @@ static inline fnn_vdouble fnn_pair_double(const double* p) {
     return __builtin_shuffle(lo, hi, (fnn_mdouble){0, 1, 2, 3, 12, 13, 14, 15});
 }
 
+/* (p[0], p[1], p[0], p[1], ...): float32 loads the two values as one double and broadcasts
+   it (a load, no shuffle), for the interleaved pairs of the pairs' backward; float64 never
+   needs it (H is a multiple of 8 doubles) but has the plain form for the template. */
+static inline fnn_vfloat fnn_bcast2_float(const float* p) {
+    double both;
+    memcpy(&both, p, sizeof both);
+    const fnn_vdouble repeated = (fnn_vdouble){0} + both;
+    fnn_vfloat v;
+    memcpy(&v, &repeated, sizeof v);
+    return v;
+}
+static inline fnn_vdouble fnn_bcast2_double(const double* p) {
+    const fnn_vdouble lo = (fnn_vdouble){0} + p[0], hi = (fnn_vdouble){0} + p[1];
+    return __builtin_shuffle(lo, hi, (fnn_mdouble){0, 8, 2, 10, 4, 12, 6, 14});
+}
+
 /* everything is generated for T = double and T = float from one template */
 #define FNN_TEMPLATE(T)                                                                      \
 typedef fnn_v##T fnn_V_##T;                                                                  \
@@ -69,12 +86,14 @@ static inline fnn_v##T fnn_load_##T(const T* p) {                               
 }                                                                                            \
 static inline void fnn_store_##T(T* p, fnn_v##T v) { memcpy(p, &v, sizeof v); }             \
                                                                                              \
-/* Z[h, 0:VL] = sum_k WT[k, h] X[k, 0:VL] for HT rows h: HT accumulators in registers */     \
+/* Z[h, 0:VL] (+)= sum_k WT[k, h] X[k, 0:VL] for 16 rows h: 16 accumulators in registers,  \
+ * starting from zero, or from Z with ``add`` (partial sums over ranges of k)             */ \
 static inline void fnn_fwd_tile16_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x,     \
                                       const T* restrict WT, ptrdiff_t H, T* restrict Z,      \
-                                      ptrdiff_t ldz) {                                       \
+                                      ptrdiff_t ldz, int add) {                              \
     fnn_v##T acc[16];                                                                        \
-    FNN_UNROLL for (int h = 0; h < 16; h++) acc[h] = (fnn_v##T){0};                          \
+    FNN_UNROLL for (int h = 0; h < 16; h++)                                                  \
+        acc[h] = add ? fnn_load_##T(Z + h * ldz) : (fnn_v##T){0};                            \
     for (ptrdiff_t k = 0; k < n_x; k++) {                                                    \
         const fnn_v##T x = fnn_load_##T(X + k * ldx);                                        \
         const T* w = WT + k * H;                                                             \
@@ -84,10 +103,13 @@ static inline void fnn_fwd_tile16_##T(const T* restrict X, ptrdiff_t ldx, ptrdif
 }                                                                                            \
 static inline void fnn_fwd_tile8_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x,      \
                                      const T* restrict WT, ptrdiff_t H, T* restrict Z,       \
-                                     ptrdiff_t ldz) {                                        \
+                                     ptrdiff_t ldz, int add) {                               \
     /* 8 rows x 2 vectors of examples: 16 accumulators as well */                            \
     fnn_v##T a[8], b[8];                                                                     \
-    FNN_UNROLL for (int h = 0; h < 8; h++) a[h] = b[h] = (fnn_v##T){0};                      \
+    FNN_UNROLL for (int h = 0; h < 8; h++) {                                                 \
+        a[h] = add ? fnn_load_##T(Z + h * ldz) : (fnn_v##T){0};                              \
+        b[h] = add ? fnn_load_##T(Z + h * ldz + FNN_VL_##T) : (fnn_v##T){0};                 \
+    }                                                                                        \
     for (ptrdiff_t k = 0; k < n_x; k++) {                                                    \
         const fnn_v##T x = fnn_load_##T(X + k * ldx);                                        \
         const fnn_v##T y = fnn_load_##T(X + k * ldx + FNN_VL_##T);                           \
@@ -104,9 +126,10 @@ static inline void fnn_fwd_tile8_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff
 }                                                                                            \
 static inline void fnn_fwd_tile8x1_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x,    \
                                        const T* restrict WT, ptrdiff_t H, T* restrict Z,     \
-                                       ptrdiff_t ldz) {                                      \
+                                       ptrdiff_t ldz, int add) {                             \
     fnn_v##T a[8];                                                                           \
-    FNN_UNROLL for (int h = 0; h < 8; h++) a[h] = (fnn_v##T){0};                             \
+    FNN_UNROLL for (int h = 0; h < 8; h++)                                                   \
+        a[h] = add ? fnn_load_##T(Z + h * ldz) : (fnn_v##T){0};                              \
     for (ptrdiff_t k = 0; k < n_x; k++) {                                                    \
         const fnn_v##T x = fnn_load_##T(X + k * ldx);                                        \
         const T* w = WT + k * H;                                                             \
@@ -115,21 +138,23 @@ static inline void fnn_fwd_tile8x1_##T(const T* restrict X, ptrdiff_t ldx, ptrdi
     FNN_UNROLL for (int h = 0; h < 8; h++) fnn_store_##T(Z + h * ldz, a[h]);                 \
 }                                                                                            \
                                                                                              \
-/* Z (H, nb) = W1 X for a block of nb examples (nb a multiple of VL), W1 given as WT      */ \
+/* Z (H, nb) (+)= W1 X for a block of nb examples (nb a multiple of VL), W1 given as WT;  */ \
+/* with ``add``, the sums over these n_x rows of X are added to Z                          */ \
 static void fnn_forward_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x, ptrdiff_t nb, \
-                            const T* restrict WT, ptrdiff_t H, T* restrict Z, ptrdiff_t ldz) {\
+                            const T* restrict WT, ptrdiff_t H, T* restrict Z, ptrdiff_t ldz, \
+                            int add) {                                                       \
     const ptrdiff_t VL = FNN_VL_##T;                                                         \
     for (ptrdiff_t h = 0; h < H; h += 8) {                                                   \
         if (h + 16 <= H) {                                                                   \
             for (ptrdiff_t j = 0; j < nb; j += VL)                                           \
-                fnn_fwd_tile16_##T(X + j, ldx, n_x, WT + h, H, Z + h * ldz + j, ldz);        \
+                fnn_fwd_tile16_##T(X + j, ldx, n_x, WT + h, H, Z + h * ldz + j, ldz, add);   \
             h += 8;                                                                          \
         } else {                                                                             \
             ptrdiff_t j = 0;                                                                 \
             for (; j + 2 * VL <= nb; j += 2 * VL)                                            \
-                fnn_fwd_tile8_##T(X + j, ldx, n_x, WT + h, H, Z + h * ldz + j, ldz);         \
+                fnn_fwd_tile8_##T(X + j, ldx, n_x, WT + h, H, Z + h * ldz + j, ldz, add);    \
             for (; j < nb; j += VL)                                                          \
-                fnn_fwd_tile8x1_##T(X + j, ldx, n_x, WT + h, H, Z + h * ldz + j, ldz);       \
+                fnn_fwd_tile8x1_##T(X + j, ldx, n_x, WT + h, H, Z + h * ldz + j, ldz, add);  \
         }                                                                                    \
     }                                                                                        \
 }                                                                                            \
@@ -177,10 +202,20 @@ static void fnn_forward_stream_pairs_##T(const T* restrict X, ptrdiff_t ldx, ptr
             for (ptrdiff_t h = 0; h < H; h++) ZT[even * H + h] += x[even] * WT[k * H + h];   \
     }                                                                                        \
 }                                                                                            \
-/* fnn_backward for H = VL / 2: GT[k, :] += sum_j X[k, j] DT[j, :], the even and odd         \
- * examples' sums in the two halves of each accumulator, added at the end. */                \
+/* The pairs' dZ1 for fnn_backward_pairs: DP (nb / 2, VL) with lane 2h + e of row p the     \
+ * Z[h, 2p + e] of Z (H, ldz), H = VL / 2; nb even.                                       */ \
+static void fnn_interleave_pairs_##T(const T* restrict Z, ptrdiff_t ldz, ptrdiff_t nb,       \
+                                     T* restrict DP) {                                       \
+    const ptrdiff_t H = FNN_VL_##T / 2;                                                      \
+    for (ptrdiff_t h = 0; h < H; h++)                                                        \
+        for (ptrdiff_t j = 0; j < nb; j++) DP[j * H + 2 * h - j % 2 * (H - 1)] = Z[h * ldz + j];\
+}                                                                                            \
+/* fnn_backward for H = VL / 2: GT[k, :] += sum_j X[k, j] dZ1[:, j], dZ1 as interleaved      \
+ * pairs DP (fnn_interleave_pairs): (x_j, x_j+1) broadcast in one load meets                 \
+ * (d_j[h], d_j+1[h]) in lanes 2h, 2h + 1 -- no shuffle; the two lanes are added at the end.\
+ * An odd last example by plain loops.                                                    */ \
 static void fnn_backward_pairs_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x,        \
-                                   ptrdiff_t nb, const T* restrict DT, T* restrict GT) {     \
+                                   ptrdiff_t nb, const T* restrict DP, T* restrict GT) {     \
     const ptrdiff_t H = FNN_VL_##T / 2, even = nb - nb % 2;                                  \
     ptrdiff_t k = n_x;                                                                       \
     for (; k >= 8; k -= 8) {                                                                 \
@@ -189,13 +224,13 @@ static void fnn_backward_pairs_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t
         fnn_v##T a[8];                                                                       \
         FNN_UNROLL for (int r = 0; r < 8; r++) a[r] = (fnn_v##T){0};                         \
         for (ptrdiff_t j = 0; j < even; j += 2) {                                            \
-            const fnn_v##T d = fnn_load_##T(DT + j * H);                                     \
-            FNN_UNROLL for (int r = 0; r < 8; r++) a[r] += fnn_pair_##T(x + r * ldx + j) * d;\
+            const fnn_v##T d = fnn_load_##T(DP + j * H);                                     \
+            FNN_UNROLL for (int r = 0; r < 8; r++) a[r] += fnn_bcast2_##T(x + r * ldx + j) * d;\
         }                                                                                    \
         FNN_UNROLL for (int r = 0; r < 8; r++) {                                             \
             for (ptrdiff_t h = 0; h < H; h++) {                                              \
-                T odd = even < nb ? x[r * ldx + even] * DT[even * H + h] : 0;                \
-                g[r * H + h] += (a[r][h] + a[r][h + H]) + odd;                               \
+                T odd = even < nb ? x[r * ldx + even] * DP[even * H + 2 * h] : 0;            \
+                g[r * H + h] += (a[r][2 * h] + a[r][2 * h + 1]) + odd;                       \
             }                                                                                \
         }                                                                                    \
     }                                                                                        \
@@ -203,9 +238,9 @@ static void fnn_backward_pairs_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t
         const T* x = X + (k - 1) * ldx;                                                      \
         T* g = GT + (k - 1) * H;                                                             \
         fnn_v##T a = {0};                                                                    \
-        for (ptrdiff_t j = 0; j < even; j += 2) a += fnn_pair_##T(x + j) * fnn_load_##T(DT + j * H);\
+        for (ptrdiff_t j = 0; j < even; j += 2) a += fnn_bcast2_##T(x + j) * fnn_load_##T(DP + j * H);\
         for (ptrdiff_t h = 0; h < H; h++)                                                    \
-            g[h] += (a[h] + a[h + H]) + (even < nb ? x[even] * DT[even * H + h] : 0);        \
+            g[h] += (a[2 * h] + a[2 * h + 1]) + (even < nb ? x[even] * DP[even * H + 2 * h] : 0);\
     }                                                                                        \
 }                                                                                            \
                                                                                              \

@@ -91,9 +91,12 @@ def test_cython_logreg_modes_agree_with_reference(dtype, mode, threads):
 
 #: the Cython extension's modes of a training step, forced at a small size (BLAS_MIN_DIM
 #: large keeps the BLAS out): STREAM (two passes over X; float32 with n_h <= 8 packs two
-#: examples per vector), TILES, rows, and the BLAS for the first layer's products
+#: examples per vector backward, and its forward goes by register tiles over chunks of
+#: rows of X -- of 8 rows in "stream-chunks"), TILES, rows, and the BLAS for the first
+#: layer's products
 CYTHON_MLP_MODES = {
     "stream": {"STREAM_MIN_BYTES": 0, "BLAS_MIN_DIM": 1 << 30},
+    "stream-chunks": {"STREAM_MIN_BYTES": 0, "BLAS_MIN_DIM": 1 << 30, "FORWARD_CHUNK_BYTES": 0},
     "tiles": {"STREAM_MIN_BYTES": math.inf, "BLAS_MIN_DIM": 1 << 30, "MLP_TILES_MIN_NX": 1},
     "rows": {"STREAM_MIN_BYTES": math.inf, "BLAS_MIN_DIM": 1 << 30, "MLP_TILES_MIN_NX": 1 << 30},
     "blas": {"BLAS_MIN_DIM": 1},
@@ -121,6 +124,29 @@ def test_cython_mlp_modes_agree_with_reference(dtype, mode, n_h, threads):
             assert_close(cost, expected_cost, dtype, FIT_RTOL[dtype], f"cost of step {step}")
     for name in expected:
         assert_close(params[name], expected[name], dtype, FIT_RTOL[dtype], name)
+
+
+@pytest.mark.parametrize("m", [9, 16, 17, 40])
+def test_cython_stream_float32_narrow_rows(m):
+    """The float32 two-pass mode with n_h <= 8 at rows of X shorter than, equal to and just
+    over a vector (16): below a vector the forward streams X (pairs), from a vector on the
+    tiles take whole vectors and the last, overlapping one, on one and two threads."""
+    f32 = np.dtype(np.float32)
+    rng = np.random.default_rng(m)
+    X = rng.standard_normal((N_X, m)).astype(f32)
+    Y = (rng.random((1, m)) > 0.5).astype(f32)
+    params = {"W1": rng.standard_normal((5, N_X)) / np.sqrt(N_X), "b1": 0.1 * rng.standard_normal((5, 1)),
+              "W2": rng.standard_normal((1, 5)), "b2": np.full((1, 1), 0.1)}
+    expected = dict(params)
+    params = {k: v.astype(f32) for k, v in params.items()}
+    for threads in (1, 2):
+        got = {k: v.copy() for k, v in params.items()}
+        with cython_forced(CYTHON_MLP_MODES["stream-chunks"], threads):
+            cost = mlp.train_step(got, X, Y, learning_rate=0.5, backend="cython")
+        expected_cost, want = ref.mlp_step(X, Y, expected, 0.5)
+        assert_close(cost, expected_cost, f32, FIT_RTOL[f32], "cost")
+        for name in want:
+            assert_close(got[name], want[name], f32, FIT_RTOL[f32], name)
 
 
 @pytest.mark.parametrize(("split", "threads"), [("features", 2), ("examples", 2), ("features", 1)])
