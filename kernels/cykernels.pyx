@@ -903,10 +903,11 @@ cdef double _mlp_pass(const floating* X, const floating* Xtail, const floating* 
 
 cdef inline Py_ssize_t _chunk_start(Py_ssize_t c, Py_ssize_t n_chunks, Py_ssize_t m,
                                     Py_ssize_t VL) noexcept nogil:
-    """First example of chunk c: chunks split m evenly, at multiples of VL."""
+    """First example of chunk c: the ceil(m / VL) vectors of m (the last one may be partial,
+    and costs a whole one) split evenly, each chunk starting at a multiple of VL."""
     if c >= n_chunks:
         return m
-    return c * m // n_chunks // VL * VL
+    return c * ((m + VL - 1) // VL) // n_chunks * VL
 
 
 cdef inline Py_ssize_t _split(Py_ssize_t c, Py_ssize_t n_chunks, Py_ssize_t n) noexcept nogil:
