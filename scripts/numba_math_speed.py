@@ -132,8 +132,11 @@ def _loss_free_kernel():
     math.__dict__.update(vars(nm), logistic_parts=no_parts, sum_log1p=no_sum)
     output_layer = njit(**nb._INLINE)(nb._renamed(nb._output_layer.py_func, "_no_loss", nm=math))
     block = njit(**nb._INLINE)(nb._renamed(nb._mlp_block.py_func, "_no_loss", _output_layer=output_layer))
-    impl = nb._renamed(nb._mlp_descend_impl, "_no_loss", _ACT=nb.TANH, _CHECK=False, _mlp_block=block)
-    return njit(**dict(nb._JIT, cache=False))(impl)
+    rows = njit(**nb._INLINE)(nb._renamed(nb._mlp_range.py_func, "_no_loss", _mlp_block=block))
+    options = dict(nb._JIT, cache=False)
+    constants = {"_ACT": nb.TANH, "_CHECK": False, "_mlp_range": rows}
+    steps = njit(**options)(nb._renamed(nb._mlp_steps, "_no_loss", **constants))
+    return njit(**options)(nb._renamed(nb._mlp_descend_impl, "_no_loss", _STEPS=steps))
 
 
 if __name__ == "__main__":
