@@ -39,24 +39,8 @@ typedef float fnn_vfloat __attribute__((vector_size(64)));
 #define FNN_VL_double 8
 #define FNN_VL_float 16
 
-/* (p[0] in the first half of the lanes, p[1] in the second), for the half-vector rows below:
-   float32 loads the two values at once (8 bytes), repeats them and permutes (one load, one
-   shuffle: two broadcasts and a blend measured 15-20% slower); float64 never needs it
-   (H is a multiple of 8 doubles) but has the plain form for the template. */
 typedef long long fnn_mdouble __attribute__((vector_size(64)));
 typedef int fnn_mfloat __attribute__((vector_size(64)));
-static inline fnn_vfloat fnn_pair_float(const float* p) {
-    double both;
-    memcpy(&both, p, sizeof both);
-    const fnn_vdouble repeated = (fnn_vdouble){0} + both;
-    fnn_vfloat v;
-    memcpy(&v, &repeated, sizeof v);
-    return __builtin_shuffle(v, (fnn_mfloat){0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1});
-}
-static inline fnn_vdouble fnn_pair_double(const double* p) {
-    const fnn_vdouble lo = (fnn_vdouble){0} + p[0], hi = (fnn_vdouble){0} + p[1];
-    return __builtin_shuffle(lo, hi, (fnn_mdouble){0, 1, 2, 3, 12, 13, 14, 15});
-}
 
 /* (p[0], p[1], p[0], p[1], ...): float32 loads the two values as one double and broadcasts
    it (a load, no shuffle), for the interleaved pairs of the pairs' backward; float64 never
@@ -72,6 +56,19 @@ static inline fnn_vfloat fnn_bcast2_float(const float* p) {
 static inline fnn_vdouble fnn_bcast2_double(const double* p) {
     const fnn_vdouble lo = (fnn_vdouble){0} + p[0], hi = (fnn_vdouble){0} + p[1];
     return __builtin_shuffle(lo, hi, (fnn_mdouble){0, 8, 2, 10, 4, 12, 6, 14});
+}
+
+/* (p[0] in the first half of the lanes, p[1] in the second), for the half-vector rows of
+   the streamed forward: the two values broadcast as above, then permuted (one load, one
+   shuffle: two broadcasts and a blend measured 15-20% slower); float64 never needs it
+   (H is a multiple of 8 doubles) but has the plain form for the template. */
+static inline fnn_vfloat fnn_pair_float(const float* p) {
+    return __builtin_shuffle(fnn_bcast2_float(p),
+                             (fnn_mfloat){0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1});
+}
+static inline fnn_vdouble fnn_pair_double(const double* p) {
+    const fnn_vdouble lo = (fnn_vdouble){0} + p[0], hi = (fnn_vdouble){0} + p[1];
+    return __builtin_shuffle(lo, hi, (fnn_mdouble){0, 1, 2, 3, 12, 13, 14, 15});
 }
 
 /* everything is generated for T = double and T = float from one template */
