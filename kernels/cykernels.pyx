@@ -923,7 +923,8 @@ cdef void _forward_columns(const floating* X, Py_ssize_t m, Py_ssize_t n_x, Py_s
     a last partial vector (j1 = m) as the vector ending at m, computed into ``scratch``
     (H, VL) and its new columns copied."""
     cdef Py_ssize_t VL = _lanes(<floating*>NULL), full = (j1 - j0) // VL * VL, h, j, k0, n
-    cdef Py_ssize_t chunk = max(8, FORWARD_CHUNK_BYTES // (max(full, VL) * <Py_ssize_t>sizeof(floating)))
+    cdef Py_ssize_t isz = sizeof(floating)
+    cdef Py_ssize_t chunk = max(8, FORWARD_CHUNK_BYTES // (max(full, VL) * isz))
     k0 = 0
     while k0 < n_x:
         n = min(chunk, n_x - k0)
