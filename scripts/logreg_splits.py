@@ -1,6 +1,6 @@
 """A/B of the ways numba's logistic regression can cut one pass (``propagate``) over short
-rows: ranges of features streamed (two parallel regions around a serial one), ranges of
-examples (one region; what ``propagate`` runs), and -- the idea it rules out -- one pass
+rows: ranges of features streamed (two parallel regions around a serial one; what
+``propagate`` runs), ranges of examples (one region), and -- the idea it rules out -- one pass
 over ``X`` in blocks of ``BLOCK`` examples (each block's logits, then its ``dw`` terms
 while the block is in L2), against the numpy backend and cython's (features) in one
 process, interleaved, with the other rows' threads settled before each batch.

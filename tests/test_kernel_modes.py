@@ -163,9 +163,7 @@ def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, thr
     # every pass through the Python function that reads the patched thresholds (the fast
     # path's object in front of it has its own copy of LOGREG_STREAM_FROM)
     monkeypatch.setattr(numba_backend, "logreg_propagate", numba_backend._logreg_propagate)
-    if split == "features":  # propagate too (it splits the examples when it can)
-        monkeypatch.setattr(numba_backend, "LOGREG_MIN_EXAMPLES", M + 1)
-    else:
+    if split == "examples":
         monkeypatch.setattr(numba_backend, "LOGREG_STREAM_MAX_ROW", 0)
         monkeypatch.setattr(numba_backend, "LOGREG_THREADS_FROM", 0)
     modes = []
@@ -179,9 +177,10 @@ def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, thr
 
 
 def test_numba_logreg_split_per_kernel(monkeypatch):
-    """Short rows of a large X: the descent streams the features (one pass over X per
-    step), one pass alone splits the examples -- unless too few for every thread.  (The
-    choice only; on a host of two threads for numba, whatever this one has.)"""
+    """Short rows of a large X: the descent and one pass alone stream the features (on one
+    thread too: the descent's one pass over X per step); long rows split the examples,
+    one thread per ``LOGREG_MIN_EXAMPLES`` at most.  (The choice only; on a host of two
+    threads for numba, whatever this one has.)"""
     require_backend("numba")
     from fastnn._backends import numba as numba_backend
 
@@ -189,12 +188,14 @@ def test_numba_logreg_split_per_kernel(monkeypatch):
     monkeypatch.setattr(numba_backend, "_MAX_THREADS", 2)
     X = np.empty((numba_backend.LOGREG_STREAM_FROM // (8 * 209) + 1, 209))
     mode = numba_backend._logreg_mode
-    assert mode(X, 2, descend=True) == (2, True)
-    assert mode(X, 2, descend=False) == (2, False)
-    assert mode(X[:, :100], 2, descend=False) == (1, False)  # under 4 MiB now
-    short = np.empty((X.shape[0] * 3, 100))  # 100 examples: under 64 per thread
-    assert mode(short, 2, descend=False) == (2, True)
-    assert mode(X, 1, descend=False) == (1, True)
+    assert mode(X, 2) == (2, True)
+    assert mode(X, 1) == (1, True)
+    assert mode(X[:, :100], 2) == (1, False)  # under 4 MiB now
+    long_rows = numba_backend.LOGREG_STREAM_MAX_ROW // 8 + 1
+    wide = np.empty((numba_backend.LOGREG_THREADS_FROM // long_rows + 1, long_rows))
+    assert mode(wide, 2) == (2, False)
+    monkeypatch.setattr(numba_backend, "LOGREG_MIN_EXAMPLES", long_rows // 2 + 1)
+    assert mode(wide, 2) == (1, False)  # too few examples for two threads
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

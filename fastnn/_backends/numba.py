@@ -1188,19 +1188,63 @@ def _logreg_grads(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts, E):
 
 
 @njit(**_INLINE)
-def _stream_logits(w, X, nt, Z, tail):
-    """``Z[t] = w[r0:r1].T X[r0:r1]`` (no bias): thread ``t`` streams the rows ``r0..r1`` of
-    ``X`` (``tail[t]``: its window for the row's last columns, see :func:`_linear`)."""
-    n_x, m = X.shape
-    W = w.reshape(1, -1)
-    no_bias = np.zeros((1, 1), X.dtype)  # the bias is added once, to the summed logits
+def _add_row_logits(z, w, X, r0, r1):
+    """``z[:m] += sum_{r0 <= i < r1} w[i] X[i]`` (``w`` a vector): four rows of ``X`` per
+    pass over ``z``, in plain loops LLVM vectorizes with their own remainder -- for one
+    output row ~10% faster than :func:`_linear`'s window for the row's last columns (its
+    extra vector pass and copy cost more than the remainder loop: (12288, 209) float64
+    on two threads, 140 against 157 us)."""
+    m = X.shape[1]
+    i = r0
+    while i + 4 <= r1:
+        w0, w1, w2, w3 = w[i], w[i + 1], w[i + 2], w[i + 3]
+        for k in range(m):
+            z[k] += w0 * X[i, k] + w1 * X[i + 1, k] + w2 * X[i + 2, k] + w3 * X[i + 3, k]
+        i += 4
+    while i < r1:
+        w0 = w[i]
+        for k in range(m):
+            z[k] += w0 * X[i, k]
+        i += 1
+
+
+@njit(**_INLINE)
+def _row_dots(g, dz, X, r0, r1):
+    """``g[i] = X[i] dz[:m].T`` for ``r0 <= i < r1``: four dot products per pass over
+    ``dz`` (plain loops, as :func:`_add_row_logits`: 125 against :func:`_grad_rows`' 140 us)."""
+    m = X.shape[1]
+    zero = X.dtype.type(0)
+    i = r0
+    while i + 4 <= r1:
+        s0 = s1 = s2 = s3 = zero
+        for k in range(m):
+            d = dz[k]
+            s0 += X[i, k] * d
+            s1 += X[i + 1, k] * d
+            s2 += X[i + 2, k] * d
+            s3 += X[i + 3, k] * d
+        g[i], g[i + 1], g[i + 2], g[i + 3] = s0, s1, s2, s3
+        i += 4
+    while i < r1:
+        s0 = zero
+        for k in range(m):
+            s0 += X[i, k] * dz[k]
+        g[i] = s0
+        i += 1
+
+
+@njit(**_INLINE)
+def _stream_logits(w, X, nt, Z):
+    """``Z[t, 0] = w[r0:r1].T X[r0:r1]`` (no bias): thread ``t`` streams the rows
+    ``r0..r1`` of ``X``."""
+    n_x = X.shape[0]
+    wf = _flat(w)
     for t in prange(nt):
         _prefer_wide_vectors()
         r0, r1 = _split(n_x, nt, t)
-        if r1 > r0:
-            _linear(Z[t], W[:, r0:r1], no_bias, X[r0:r1], 0, m, tail[t])
-        else:
-            Z[t][:] = 0
+        z = Z[t, 0]
+        z[:] = 0
+        _add_row_logits(z, wf, X, r0, r1)
 
 
 @njit(**_INLINE)
@@ -1241,17 +1285,15 @@ def _logreg_stream(w, b, X, Y, nt, Z, tail, gw, gb, Gm, parts, E):
     split reads a short piece of every row in each thread).  Same outputs as
     :func:`_logreg_grads`; ``gw[0]`` and ``gb[0]`` hold the sums.
     """
-    n_x, m = X.shape
-    _stream_logits(w, X, nt, Z, tail)
-    z = Z[0]
-    gb[0], cost = _stream_output(Z, b, Y, nt, z[0], E[0])  # dZ in place of the logits
-    g = gw[0]
-    g[:] = 0
+    n_x = X.shape[0]
+    _stream_logits(w, X, nt, Z)
+    dz = Z[0, 0]
+    gb[0], cost = _stream_output(Z, b, Y, nt, dz, E[0])  # dZ in place of the logits
+    g = gw[0, 0]
     for t in prange(nt):
         _prefer_wide_vectors()
         r0, r1 = _split(n_x, nt, t)
-        if r1 > r0:
-            _grad_rows(g[:, r0:r1], z, Gm[t], X[r0:r1], 0, m)
+        _row_dots(g, dz, X, r0, r1)
     return cost
 
 
@@ -1320,27 +1362,25 @@ LOGREG_THREADS_FROM = 1 << 23
 LOGREG_MIN_EXAMPLES = 64
 
 
-def _logreg_mode(X, n_threads, descend):
+def _logreg_mode(X, n_threads):
     """``(nt, stream)``: the threads (one for small inputs) and the split (features or
     examples) of a logistic-regression kernel; nothing here depends on the load.
 
-    Short rows from ``LOGREG_STREAM_FROM`` bytes: the descent streams the features (its
-    one pass over ``X`` per step); one pass alone (``propagate``) splits the examples when
-    there are ``LOGREG_MIN_EXAMPLES`` per thread -- one parallel region instead of two
-    around a serial one (``scripts/logreg_splits.py`` at (12288, 209), 2 threads: 1.15 ms
-    against 1.32 ms in float64, 0.65 against 0.79 ms in float32; cython: 1.01 and 0.50).
+    Short rows from ``LOGREG_STREAM_FROM`` bytes stream the features: the descent's one
+    pass over ``X`` per step, and one pass alone (``propagate``) too -- its two parallel
+    regions around a serial one are faster than one region over ranges of examples, each
+    thread reading a short piece of every row (``scripts/logreg_splits.py`` at
+    (12288, 209), 2 threads: 0.262 against 0.324 ms in float64, 0.129 against 0.145 ms in
+    float32; cython 0.265 and 0.128 ms).
     """
     n_x, m = X.shape
     if X.nbytes < LOGREG_STREAM_FROM:
         return 1, False
     threads = min(n_threads, _MAX_THREADS) if _PARALLEL else 1
-    by_examples = min(threads, m // LOGREG_MIN_EXAMPLES)
     if m * X.itemsize <= LOGREG_STREAM_MAX_ROW:  # one thread too: the descent's one pass
-        if not descend and by_examples > 1:
-            return by_examples, False
         return max(1, min(threads, n_x // 64)), True
     if X.size >= LOGREG_THREADS_FROM:
-        return max(1, by_examples), False
+        return max(1, min(threads, m // LOGREG_MIN_EXAMPLES)), False
     return 1, False
 
 
@@ -1358,7 +1398,7 @@ def _logreg_propagate(w, b, X, Y, n_threads=1):
             return result
         status, dw, db, cost = result or _logreg_propagate_serial(w, b, X, Y, 1, False)
     else:
-        nt, stream = _logreg_mode(X, n_threads, descend=False)
+        nt, stream = _logreg_mode(X, n_threads)
         if nt > 1:
             status, dw, db, cost = _on_free_cores(_logreg_propagate_parallel, w, b, X, Y, nt, stream)
         else:
@@ -1380,47 +1420,30 @@ logreg_propagate = _logreg_propagate if _small_passes is None else _small_passes
 
 
 @njit(**_INLINE)
-def _descent_rows(X, r0, r1, dz, dzm, w, lr, dw, w_new, z, zt, logits):
+def _descent_rows(X, r0, r1, dz, w, lr, dw, w_new, z, logits):
     """One step of gradient descent on the rows ``r0..r1`` of ``X``, each read once (four
-    at a time)::
+    at a time; the loops of :func:`_row_dots` and :func:`_add_row_logits` written out
+    together: calling them per four rows measured ~15% slower in float64)::
 
         dw[k] = X[k] dz.T / m      w_new[k] = w[k] - lr dw[k]
-        z[0] = sum_k w_new[k] X[k]       with ``logits``: the next step's partial logits,
+        z[:m] = sum_k w_new[k] X[k]      with ``logits``: the next step's partial logits,
                                          while the rows are still in L1
-
-    Columns past the last whole vector iteration come from the window ``[m - win, m)``:
-    ``dzm`` is that window of ``dz`` with the lanes already counted zeroed, ``zt[0]`` the
-    window of ``z[0]`` (copied into it at the end), as in :func:`_linear`.
     """
     m = X.shape[1]
-    win = zt.shape[1]
-    Lm = _main_len(m, win)
-    has_tail = Lm < m
-    o = _u(max(m - win, 0))
     mf = X.dtype.type(m)
     zero = X.dtype.type(0)
     if logits:
         z[:] = zero
-        zt[:] = zero
     k = r0
     while k < r1:
         if k + 4 <= r1:
             s0 = s1 = s2 = s3 = zero
-            for j in range(Lm):
-                q = _u(j)
-                d = dz[q]
-                s0 += X[k, q] * d
-                s1 += X[k + 1, q] * d
-                s2 += X[k + 2, q] * d
-                s3 += X[k + 3, q] * d
-            if has_tail:
-                for j in range(win):
-                    q = o + _u(j)
-                    d = dzm[_u(j)]
-                    s0 += X[k, q] * d
-                    s1 += X[k + 1, q] * d
-                    s2 += X[k + 2, q] * d
-                    s3 += X[k + 3, q] * d
+            for j in range(m):
+                d = dz[j]
+                s0 += X[k, j] * d
+                s1 += X[k + 1, j] * d
+                s2 += X[k + 2, j] * d
+                s3 += X[k + 3, j] * d
             dw[k], dw[k + 1], dw[k + 2], dw[k + 3] = s0 / mf, s1 / mf, s2 / mf, s3 / mf
             v0 = w[k] - lr * dw[k]
             v1 = w[k + 1] - lr * dw[k + 1]
@@ -1428,34 +1451,20 @@ def _descent_rows(X, r0, r1, dz, dzm, w, lr, dw, w_new, z, zt, logits):
             v3 = w[k + 3] - lr * dw[k + 3]
             w_new[k], w_new[k + 1], w_new[k + 2], w_new[k + 3] = v0, v1, v2, v3
             if logits:
-                for j in range(Lm):
-                    q = _u(j)
-                    z[0, q] += v0 * X[k, q] + v1 * X[k + 1, q] + v2 * X[k + 2, q] + v3 * X[k + 3, q]
-                if has_tail:
-                    for j in range(win):
-                        q = o + _u(j)
-                        zt[0, _u(j)] += v0 * X[k, q] + v1 * X[k + 1, q] + v2 * X[k + 2, q] + v3 * X[k + 3, q]
+                for j in range(m):
+                    z[j] += v0 * X[k, j] + v1 * X[k + 1, j] + v2 * X[k + 2, j] + v3 * X[k + 3, j]
             k += 4
         else:
             s0 = zero
-            for j in range(Lm):
-                s0 += X[k, _u(j)] * dz[_u(j)]
-            if has_tail:
-                for j in range(win):
-                    s0 += X[k, o + _u(j)] * dzm[_u(j)]
+            for j in range(m):
+                s0 += X[k, j] * dz[j]
             dw[k] = s0 / mf
             v0 = w[k] - lr * dw[k]
             w_new[k] = v0
             if logits:
-                for j in range(Lm):
-                    z[0, _u(j)] += v0 * X[k, _u(j)]
-                if has_tail:
-                    for j in range(win):
-                        zt[0, _u(j)] += v0 * X[k, o + _u(j)]
+                for j in range(m):
+                    z[j] += v0 * X[k, j]
             k += 1
-    if logits and has_tail:
-        for j in range(Lm, m):
-            z[0, j] = zt[0, j - o]
 
 
 @njit(**_INLINE)
@@ -1466,23 +1475,15 @@ def _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt):
     (:func:`_descent_rows`) -- one pass over ``X`` per step instead of two."""
     n_x, m = X.shape
     dt = X.dtype
-    win = _window(X)
-    Lm = _main_len(m, win)
-    o = max(m - win, 0)
-    Z, zt, _, _, _, _, E = _logreg_buffers(X, nt, True)
+    Z, _, _, _, _, _, E = _logreg_buffers(X, nt, True)
     dz = np.empty(m, dt)
-    dzm = np.zeros(win, dt)
     w_new = np.empty(n_x, dt)
     g = np.empty(n_x, dt)
     wf = w.reshape(-1)
     dwf = dw.reshape(-1)
-    _stream_logits(w, X, nt, Z, zt)
+    _stream_logits(w, X, nt, Z)
     for it in range(costs.size):
         s, cost = _stream_output(Z, b, Y, nt, dz, E[0])
-        if Lm < m:
-            skip = win - m % win
-            for j in range(win):
-                dzm[j] = 0 if j < skip else dz[o + j]
         cost /= m
         grad_b = s / m
         new_b = np.float64(b[0]) - np.float64(lr) * grad_b
@@ -1490,7 +1491,7 @@ def _logreg_descend_stream(w, b, X, Y, lr, costs, dw, db, check, nt):
         for t in prange(nt):
             _prefer_wide_vectors()
             r0, r1 = _split(n_x, nt, t)
-            _descent_rows(X, r0, r1, dz, dzm, wf, lr, g, w_new, Z[t], zt[t], logits)
+            _descent_rows(X, r0, r1, dz, wf, lr, g, w_new, Z[t, 0], logits)
         if check:
             # NaN unless the cost and every new parameter (in the dtype) are finite
             probe = (cost + np.float64(dt.type(new_b))) * 0.0
@@ -1544,7 +1545,7 @@ _logreg_descend_serial, _logreg_descend_parallel = _variants(_logreg_descend_imp
 
 
 def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
-    nt, stream = _logreg_mode(X, n_threads, descend=True)
+    nt, stream = _logreg_mode(X, n_threads)
     lr, check = X.dtype.type(learning_rate), bool(check)
     if nt == 1:
         status, n_done = _logreg_descend_serial(w, b, X, Y, lr, costs, dw, db, check, 1, stream)
