@@ -101,6 +101,10 @@ cdef Py_ssize_t STREAM_MAX_ZT_BYTES = 512 * 1024
 # bytes of X per chunk of rows in the two-pass mode's forward tiles (_forward_columns)
 cdef Py_ssize_t FORWARD_CHUNK_BYTES = 256 * 1024
 cdef Py_ssize_t LOGREG_TILES_MIN_NX = 16
+# logistic regression's two-pass backward reads rows of X up to this many bytes one at a
+# time (one sequential stream per thread: fnn_row_dots), longer ones four at a time
+# (_add_outer: four streams, more lines in flight from DRAM)
+cdef Py_ssize_t ONE_ROW_DOTS_MAX_ROW = 4096
 # dot: elements per thread below which one thread does it all
 cdef Py_ssize_t DOT_THREAD_MIN = 1 << 17
 # threads only while another core is idle (vecmath.h: fastnn_cores_free)
@@ -704,6 +708,10 @@ cdef extern from "microkernels.h" nogil:
                                 const double* dz, double* G)
     void fnn_lr_backward_float(const float* X, Py_ssize_t ldx, Py_ssize_t n_x,
                                const float* dz, float* G)
+    void fnn_row_dots_double(const double* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t n,
+                             const double* dz, double* g)
+    void fnn_row_dots_float(const float* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t n,
+                            const float* dz, float* g)
     void fnn_forward_stream_double(const double* X, Py_ssize_t ldx, Py_ssize_t n_x,
                                    Py_ssize_t nb, const double* WT, Py_ssize_t H, double* ZT)
     void fnn_forward_stream_float(const float* X, Py_ssize_t ldx, Py_ssize_t n_x,
@@ -743,6 +751,15 @@ cdef inline void _backward_tiles(const floating* X, Py_ssize_t ldx, Py_ssize_t n
         fnn_backward_double(X, ldx, n_x, nb, DT, H, GT)
     else:
         fnn_backward_float(X, ldx, n_x, nb, DT, H, GT)
+
+
+cdef inline void _row_dots(const floating* X, Py_ssize_t ldx, Py_ssize_t n_x, Py_ssize_t n,
+                           const floating* dz, floating* g) noexcept nogil:
+    """g[k] = X[k, :n] dz[:n].T for each of the n_x rows, one row at a time."""
+    if floating is double:
+        fnn_row_dots_double(X, ldx, n_x, n, dz, g)
+    else:
+        fnn_row_dots_float(X, ldx, n_x, n, dz, g)
 
 
 cdef inline void _forward_stream(const floating* X, Py_ssize_t ldx, Py_ssize_t n_x,
@@ -1325,6 +1342,12 @@ cdef double _logreg_stream(const floating* X, const floating* Y, const floating*
     db[0] = 0
     _stream_logits(X, w, net, n_chunks, ws, L)
     loss = _output_grad(Z, m, b, Y, m, 1, m, db, Z + m)
+    if m * <Py_ssize_t>sizeof(floating) <= ONE_ROW_DOTS_MAX_ROW:
+        for c in prange(n_chunks, num_threads=_workers(n_chunks), schedule="static"):
+            _row_dots(X + _split(c, n_chunks, n_x) * m, m,
+                      _split(c + 1, n_chunks, n_x) - _split(c, n_chunks, n_x), m, Z,
+                      dw + _split(c, n_chunks, n_x))
+        return loss
     memset(dw, 0, n_x * sizeof(floating))
     if n_chunks == 1:
         _add_outer(Z, m, 1, X, m, n_x, m, dw)
@@ -2063,7 +2086,7 @@ def tuning(**changes):
     (for benchmarking and tests: not thread-safe against running kernels)."""
     global BLOCK_BYTES, XBLOCK_BYTES, MIN_BLOCK, MAX_BLOCK, THREAD_WORK, BLAS_MIN_DIM, DOT_THREAD_MIN
     global MLP_TILES_MIN_NX, LOGREG_TILES_MIN_NX, STREAM_MIN_BYTES, STREAM_MAX_ZT_BYTES, LOAD_CHECK
-    global FORWARD_CHUNK_BYTES
+    global FORWARD_CHUNK_BYTES, ONE_ROW_DOTS_MAX_ROW
     for name, value in changes.items():
         if name == "BLOCK_BYTES":
             BLOCK_BYTES = max(1024, <Py_ssize_t>value)
@@ -2089,6 +2112,8 @@ def tuning(**changes):
             STREAM_MAX_ZT_BYTES = max(0, <Py_ssize_t>value)
         elif name == "FORWARD_CHUNK_BYTES":
             FORWARD_CHUNK_BYTES = max(0, <Py_ssize_t>value)
+        elif name == "ONE_ROW_DOTS_MAX_ROW":
+            ONE_ROW_DOTS_MAX_ROW = max(0, <Py_ssize_t>value)
         elif name == "LOAD_CHECK":
             LOAD_CHECK = bool(value)
         else:
@@ -2098,4 +2123,4 @@ def tuning(**changes):
             "DOT_THREAD_MIN": DOT_THREAD_MIN, "MLP_TILES_MIN_NX": MLP_TILES_MIN_NX,
             "LOGREG_TILES_MIN_NX": LOGREG_TILES_MIN_NX, "STREAM_MIN_BYTES": STREAM_MIN_BYTES,
             "STREAM_MAX_ZT_BYTES": STREAM_MAX_ZT_BYTES, "FORWARD_CHUNK_BYTES": FORWARD_CHUNK_BYTES,
-            "LOAD_CHECK": LOAD_CHECK}
+            "ONE_ROW_DOTS_MAX_ROW": ONE_ROW_DOTS_MAX_ROW, "LOAD_CHECK": LOAD_CHECK}

@@ -410,6 +410,27 @@ static void fnn_lr_backward_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_
         fnn_v##T t = fnn_load_##T(x + 2 * VL) * d2 + fnn_load_##T(x + 3 * VL) * d3;          \
         fnn_store_##T(G + k * VL, fnn_load_##T(G + k * VL) + (s + t));                       \
     }                                                                                        \
+}                                                                                            \
+/* g[k] = X[k, 0:n] dz[0:n] for each row k: one row at a time, read front to back (one     \
+ * sequential stream), four vector accumulators, the last n % VL products scalar.         */ \
+static void fnn_row_dots_##T(const T* restrict X, ptrdiff_t ldx, ptrdiff_t n_x, ptrdiff_t n, \
+                             const T* restrict dz, T* restrict g) {                          \
+    const ptrdiff_t VL = FNN_VL_##T;                                                         \
+    for (ptrdiff_t k = 0; k < n_x; k++) {                                                    \
+        const T* x = X + k * ldx;                                                            \
+        fnn_v##T a[4] = {{0}};                                                               \
+        ptrdiff_t j = 0;                                                                     \
+        for (; j + 4 * VL <= n; j += 4 * VL) {                                               \
+            FNN_UNROLL for (int v = 0; v < 4; v++)                                           \
+                a[v] += fnn_load_##T(x + j + v * VL) * fnn_load_##T(dz + j + v * VL);        \
+        }                                                                                    \
+        for (; j + VL <= n; j += VL) a[0] += fnn_load_##T(x + j) * fnn_load_##T(dz + j);     \
+        const fnn_v##T s = (a[0] + a[1]) + (a[2] + a[3]);                                    \
+        T t = 0;                                                                             \
+        for (int l = 0; l < FNN_VL_##T; l++) t += s[l];                                      \
+        for (; j < n; j++) t += x[j] * dz[j];                                                \
+        g[k] = t;                                                                            \
+    }                                                                                        \
 }
 
 FNN_TEMPLATE(double)

@@ -19,11 +19,11 @@ from fastnn import logreg, mlp
 N_X, M = 259, 203  # rows not a multiple of 4, a row not a multiple of the vector
 
 
-def check_logreg(backend, dtype):
+def check_logreg(backend, dtype, n_x=N_X, m=M):
     rng = np.random.default_rng(3)
-    X = rng.standard_normal((N_X, M)).astype(dtype)
-    Y = (rng.random((1, M)) > 0.5).astype(dtype)
-    w = (rng.standard_normal((N_X, 1)) / np.sqrt(N_X)).astype(dtype)
+    X = rng.standard_normal((n_x, m)).astype(dtype)
+    Y = (rng.random((1, m)) > 0.5).astype(dtype)
+    w = (rng.standard_normal((n_x, 1)) / np.sqrt(n_x)).astype(dtype)
     grads, cost = logreg.propagate(w, 0.25, X, Y, backend=backend)
     dw, db, expected_cost = ref.logreg_propagate(w, 0.25, X, Y)
     assert_close(grads["dw"], dw, dtype, what="dw")
@@ -57,9 +57,11 @@ def check_divergence(backend, dtype):
 
 
 #: the Cython extension's modes: STREAM (rows of X by threads, the descent reading X once
-#: per step), TILES (blocks of examples through the micro-kernels), rows (plain blocks)
+#: per step; its one pass's backward one row of X at a time, or four as for long rows),
+#: TILES (blocks of examples through the micro-kernels), rows (plain blocks)
 CYTHON_MODES = {
     "stream": {"STREAM_MIN_BYTES": 0},
+    "stream-four-rows": {"STREAM_MIN_BYTES": 0, "ONE_ROW_DOTS_MAX_ROW": 0},
     "tiles": {"STREAM_MIN_BYTES": math.inf, "LOGREG_TILES_MIN_NX": 1},
     "rows": {"STREAM_MIN_BYTES": math.inf, "LOGREG_TILES_MIN_NX": 1 << 30},
 }
@@ -174,6 +176,25 @@ def test_numba_logreg_splits_agree_with_reference(monkeypatch, dtype, split, thr
         check_divergence("numba", dtype)
     calls = 3 if threads > 1 else 2  # propagate with one thread takes the serial path directly
     assert modes == [(threads, split == "features")] * calls
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_numba_logreg_stream_long_rows_agree_with_reference(monkeypatch, dtype, threads):
+    """The streamed split's backward over rows longer than ``ONE_ROW_DOTS_MAX_ROW`` bytes
+    (four rows per pass, then the last ones alone; shorter rows, one at a time, are the
+    test above): 23 rows, cut in 11 and 12 on two threads, of 1031 examples."""
+    require_backend("numba")
+    from fastnn._backends import numba as numba_backend
+
+    if threads > 1 and (not numba_backend._PARALLEL or numba_backend._MAX_THREADS < threads):
+        pytest.skip(f"numba runs {numba_backend._MAX_THREADS} thread(s) here (parallel={numba_backend._PARALLEL})")
+    n_x, m = 23, 1031
+    assert m * np.dtype(dtype).itemsize > numba_backend.ONE_ROW_DOTS_MAX_ROW
+    monkeypatch.setattr(numba_backend, "LOGREG_STREAM_FROM", 0)
+    monkeypatch.setattr(numba_backend, "logreg_propagate", numba_backend._logreg_propagate)
+    monkeypatch.setattr(numba_backend, "_logreg_mode", lambda X, n: (min(n, 2), True))
+    with kernel_threads(threads):
+        check_logreg("numba", dtype, n_x, m)
 
 
 def test_numba_logreg_split_per_kernel(monkeypatch):
