@@ -1284,7 +1284,7 @@ def _stream_output(Z, b, Y, nt, dz, E):
 #: (:func:`_row_dots`) are four streams that restart every four rows; over long rows from
 #: DRAM, four streams keep more lines in flight.  Measured (``/tmp`` njit kernels, two
 #: threads, µs, one row / four): (12288, 209) float64 93–105 / 112–116, float32 63–69 /
-#: 76 (the whole ``propagate`` 4–10% faster in both dtypes, means of 70 calls);
+#: 76 (the whole ``propagate`` 3–5% faster in float64, 8–10% in float32, means of 70 calls);
 #: (8192, 1000) float32 290 / 296–323; (2048, 4000) float64 1011–1064 / 871–901, float32
 #: 300–308 / 273–297.  Both in one loop (the four-row pass then one row at a time) lost
 #: the gain: each gets its own parallel region.
