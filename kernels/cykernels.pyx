@@ -44,8 +44,8 @@ cdef extern from "vecmath.h" nogil:
     float expf(float)
     float log1pf(float)
     float logf(float)
-    float tanhf(float)
     double fnn_tanh(double)
+    float fnn_tanhf(float)
     double fabs(double)
     float fabsf(float)
     double copysign(double, double)
@@ -117,6 +117,11 @@ cdef enum:
 # =========================================================================================
 # Scalar math: one element at a time, inlined into the loops below
 # =========================================================================================
+# Constants inside ``floating`` arithmetic are written ``<floating>1``: Cython writes a bare
+# ``1`` as the C double ``1.0``, and C then computes a float32 expression in double (the
+# sigmoid's division as two 8-lane vdivpd and conversions instead of one 16-lane vdivps).
+# Check: no vcvtps2pd / vdivpd in the ``__pyx_fuse_0`` (float) functions of ``objdump -d``
+# but the float64 sums of ``_output_grad`` and ``_sum_log1p``.
 
 cdef inline floating _abs(floating x) noexcept nogil:
     if floating is float:
@@ -157,18 +162,18 @@ cdef inline bint _isfinite(floating x) noexcept nogil:
 cdef inline floating _tanh(floating x) noexcept nogil:
     """tanh(x) = sign(x) * t,  t = -e / (e + 2),  e = expm1(-2|x|) in (-1, 0].
 
-    Doubles: ``fnn_tanh`` (vecmath.h), that formula with an inlined polynomial expm1;
-    floats: libmvec's vector tanhf.
+    ``fnn_tanh`` / ``fnn_tanhf`` (vecmath.h): that formula with an inlined polynomial
+    expm1, vectorized in the caller's loop (no libmvec call).
     """
     if floating is float:
-        return tanhf(x)
+        return fnn_tanhf(x)
     else:
         return fnn_tanh(x)
 
 
 cdef inline floating _sigmoid_e(floating z, floating e) noexcept nogil:
     """sigmoid(z) given e = exp(-|z|): 1/(1+e) for z >= 0, e/(1+e) for z < 0 (stable)."""
-    cdef floating s = 1 / (1 + e)
+    cdef floating s = <floating>1 / (<floating>1 + e)
     return s if z >= 0 else e * s
 
 
@@ -188,10 +193,10 @@ cdef inline floating _activation(floating z, int activation) noexcept nogil:
 cdef inline floating _activation_grad(floating a, int activation) noexcept nogil:
     """g'(z) written in terms of a = g(z): 1 - a^2, [a > 0], a (1 - a)."""
     if activation == TANH:
-        return 1 - a * a
+        return <floating>1 - a * a
     elif activation == RELU:
         return 1 if a > 0 else 0
-    return a * (1 - a)
+    return a * (<floating>1 - a)
 
 
 cdef inline floating _logistic_grad(floating z, floating y, floating* e) noexcept nogil:
@@ -210,7 +215,7 @@ cdef inline floating _logistic_grad(floating z, floating y, floating* e) noexcep
 
 cdef inline floating _hinge(floating z, floating y) noexcept nogil:
     """max(s, 0), s = (1 - 2y) z: the part of the log-loss that is not log1p(e)."""
-    cdef floating s = (1 - 2 * y) * z
+    cdef floating s = (<floating>1 - <floating>2 * y) * z
     return s if s > 0 else 0
 
 
@@ -253,7 +258,7 @@ cdef inline Py_ssize_t _count_bad_labels(const floating* Y, Py_ssize_t n) noexce
     """How many labels are not exactly 0 or 1 (NaN included): y (1 - y) != 0."""
     cdef Py_ssize_t j, bad = 0
     for j in range(n):
-        bad += (Y[j] * (1 - Y[j]) != 0)
+        bad += (Y[j] * (<floating>1 - Y[j]) != 0)
     return bad
 
 
@@ -467,7 +472,7 @@ cdef void _hidden_grad(floating* A, Py_ssize_t ld, const floating* W2, Py_ssize_
             w = W2[h]
             if activation == TANH:
                 for j in range(n):
-                    v = (w * D2[j]) * (1 - a[j] * a[j])
+                    v = (w * D2[j]) * (<floating>1 - a[j] * a[j])
                     a[j] = v
                     s += v
             elif activation == RELU:
@@ -477,7 +482,7 @@ cdef void _hidden_grad(floating* A, Py_ssize_t ld, const floating* W2, Py_ssize_
                     s += v
             else:
                 for j in range(n):
-                    v = (w * D2[j]) * (a[j] * (1 - a[j]))
+                    v = (w * D2[j]) * (a[j] * (<floating>1 - a[j]))
                     a[j] = v
                     s += v
         else:
@@ -1920,8 +1925,8 @@ cdef double _cross_entropy(const floating* A2, const floating* Y, Py_ssize_t n,
     cdef double s = 0
     cdef floating p
     for j in range(n):
-        p = min(max(A2[j], eps), 1 - eps)
-        s += Y[j] * _log(p) + (1 - Y[j]) * _log(1 - p)
+        p = min(max(A2[j], eps), <floating>1 - eps)
+        s += Y[j] * _log(p) + (<floating>1 - Y[j]) * _log(<floating>1 - p)
     return s
 
 
