@@ -26,7 +26,7 @@ from fastnn._dispatch import (
 )
 from fastnn._fit import DivergenceWarning
 from fastnn._ops import dot, sigmoid
-from fastnn._threads import get_num_threads, set_num_threads
+from fastnn.tuning import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 

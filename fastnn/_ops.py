@@ -6,7 +6,7 @@ import math
 
 from fastnn._backends import NONFINITE
 from fastnn._dispatch import resolve
-from fastnn._threads import get_num_threads
+from fastnn.tuning import get_num_threads
 from fastnn._validation import as_array, c_array, compute_dtype, diagnose
 from fastnn._validation import check_finite as _check_finite
 

@@ -251,21 +251,6 @@ def fast_logreg_arrays(w, X, Y) -> tuple | None:
     return None
 
 
-try:  # the same two predicates, compiled (kernels/fastpath.pyx): ~0.1 us instead of ~2-3 us
-    from fastnn._fastpath import logreg_arrays as _compiled_logreg_arrays
-    from fastnn._fastpath import mlp_arrays as _compiled_mlp_arrays
-except ImportError:  # an unbuilt source tree: the Python definitions above serve alone
-    pass
-else:
-    python_fast_mlp_arrays, python_fast_logreg_arrays = fast_mlp_arrays, fast_logreg_arrays
-
-    def fast_mlp_arrays(parameters, X, Y) -> tuple | None:
-        return _compiled_mlp_arrays(parameters, X, Y) or python_fast_mlp_arrays(parameters, X, Y)
-
-    def fast_logreg_arrays(w, X, Y) -> tuple | None:
-        return _compiled_logreg_arrays(w, X, Y) or python_fast_logreg_arrays(w, X, Y)
-
-
 # --- value checks -----------------------------------------------------------------------
 
 

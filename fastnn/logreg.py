@@ -17,7 +17,7 @@ import numpy as np
 from fastnn import _validation as v
 from fastnn._dispatch import resolve
 from fastnn._fit import check_fit, check_step, cost_printer, descend
-from fastnn._threads import get_num_threads
+from fastnn.tuning import get_num_threads
 
 __all__ = ["forward", "initialize_with_zeros", "model", "optimize", "predict", "propagate"]
 
@@ -69,24 +69,24 @@ def forward(w, b, X, *, backend: str | None = None, check_finite: bool = True) -
     p = _Inputs(w, b, X)
     if check_finite:
         p.check_finite()
-    return kernels.logreg_forward(p.w, p.b, p.X)
+    return kernels.logreg_forward(p.w, float(p.b[0]), p.X)
 
 
 def propagate(w, b, X, Y, *, backend: str | None = None, check_finite: bool = True):
     """One forward and backward pass: ``({"dw": (n_x, 1), "db": float}, cost)``."""
     kernels = resolve(backend)
-    fast = v.fast_logreg_arrays(w, X, Y) if type(b) is float else None
+    fast = getattr(kernels, "fast_logreg_arrays", v.fast_logreg_arrays)(w, X, Y) if type(b) is float else None
     if fast is not None:
         w, X, Y = fast
         dtype = X.dtype.type
-        b_array = np.array([b], dtype=dtype)
-        status, dw, db, cost = kernels.logreg_propagate(w, b_array, X, Y, get_num_threads())
+        status, dw, db, cost = kernels.logreg_propagate(w, b, X, Y, get_num_threads())
         if status:
-            check_step(status, {"w": w, "b": b_array, "X": X, "Y": Y}, check_finite, "propagate")
+            named = {"w": w, "b": np.array([b], dtype=dtype), "X": X, "Y": Y}
+            check_step(status, named, check_finite, "propagate")
         return {"dw": dw, "db": dtype(db)}, dtype(cost)
 
     p = _Inputs(w, b, X, Y)
-    status, dw, db, cost = kernels.logreg_propagate(p.w, p.b, p.X, p.Y, get_num_threads())
+    status, dw, db, cost = kernels.logreg_propagate(p.w, float(p.b[0]), p.X, p.Y, get_num_threads())
     check_step(status, p.named(), check_finite, "propagate")
     return {"dw": dw, "db": p.dtype.type(db)}, p.dtype.type(cost)
 

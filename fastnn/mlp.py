@@ -24,7 +24,7 @@ from fastnn import _validation as v
 from fastnn._backends import ACTIVATIONS
 from fastnn._dispatch import resolve
 from fastnn._fit import check_fit, check_step, cost_printer, descend
-from fastnn._threads import get_num_threads
+from fastnn.tuning import get_num_threads
 
 __all__ = [
     "backward_propagation",
@@ -229,7 +229,7 @@ def train_step(
     """
     kernels = resolve(backend)
     act = _ACTIVATION_INDEX.get(activation) if type(activation) is str else None
-    fast = v.fast_mlp_arrays(parameters, X, Y)
+    fast = getattr(kernels, "fast_mlp_arrays", v.fast_mlp_arrays)(parameters, X, Y)
     plain_rate = type(learning_rate) is float and 0.0 < learning_rate < math.inf
     if fast is not None and act is not None and plain_rate:
         costs = np.empty(1)

@@ -92,13 +92,13 @@ def dot(a: np.ndarray, b: np.ndarray, n_threads: int = 1) -> float:
 # --- logistic regression ----------------------------------------------------------------
 
 
-def logreg_forward(w: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
-    return _sigmoid(np.dot(w.T, X) + b[0])
+def logreg_forward(w: np.ndarray, b: float, X: np.ndarray) -> np.ndarray:
+    return _sigmoid(np.dot(w.T, X) + w.dtype.type(b))
 
 
 def _logreg_gradients(w, b, X, Y):
     m = X.shape[1]
-    Z = np.dot(w.T, X) + b[0]
+    Z = np.dot(w.T, X) + w.dtype.type(b)
     dZ = _sigmoid(Z) - Y
     dw = np.dot(X, dZ.T) / m
     db = float(np.sum(dZ, dtype=np.float64)) / m
@@ -120,7 +120,7 @@ def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1)
     if _bad_labels(Y):
         return BAD_LABEL, 0
     for i in range(len(costs)):
-        grad_w, grad_b, cost = _logreg_gradients(w, b, X, Y)
+        grad_w, grad_b, cost = _logreg_gradients(w, b[0], X, Y)
         new_w = w - learning_rate * grad_w
         new_b = b[0] - learning_rate * grad_b
         # new = old - lr * grad is finite only if old and grad are: checking it is enough
@@ -152,19 +152,33 @@ def mlp_cost(A2, Y):
     return -float(np.sum(logprobs, dtype=np.float64)) / A2.shape[1]
 
 
-def mlp_backward(X, Y, W2, A1, A2, activation, n_threads=1):
-    m = X.shape[1]
+def _backward(X, Y, W2, A1, A2, activation, scale):
+    """The gradients times ``scale`` (``1/m``: the means; 1: the sums)."""
     dZ2 = A2 - Y
-    dW2 = np.dot(dZ2, A1.T) / m
-    db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+    dW2 = np.dot(dZ2, A1.T) * scale
+    db2 = np.sum(dZ2, axis=1, keepdims=True) * scale
     dZ1 = np.dot(W2.T, dZ2) * _activation_grad(A1, activation)
-    dW1 = np.dot(dZ1, X.T) / m
-    db1 = np.sum(dZ1, axis=1, keepdims=True) / m
+    dW1 = np.dot(dZ1, X.T) * scale
+    db1 = np.sum(dZ1, axis=1, keepdims=True) * scale
     return dW1, db1, dW2, db2
+
+
+def mlp_backward(X, Y, W2, A1, A2, activation, n_threads=1):
+    return _backward(X, Y, W2, A1, A2, activation, 1.0 / X.shape[1])
 
 
 def sgd_update(P, dP, learning_rate):
     return P - learning_rate * dP
+
+
+@_quiet
+def mlp_gradients(X, Y, W1, b1, W2, b2, activation, n_threads=1):
+    if _bad_labels(Y):
+        return BAD_LABEL, 0.0, None
+    _Z1, A1, Z2, A2 = mlp_forward(X, W1, b1, W2, b2, activation)
+    loss = _log_loss_sum(Z2, Y)
+    grads = _backward(X, Y, W2, A1, A2, activation, 1.0)
+    return (OK if _all_finite(loss, *grads) else NONFINITE), loss, grads
 
 
 @_quiet

@@ -103,7 +103,7 @@ def _logits(w: list[float], b: float, X: list[list[float]], m: int) -> list[floa
 
 def logreg_forward(w, b, X):
     m = X.shape[1]
-    z = _logits(w.ravel().tolist(), float(b[0]), X.tolist(), m)
+    z = _logits(w.ravel().tolist(), float(b), X.tolist(), m)
     return np.array([[_sigmoid(zk) for zk in z]], dtype=X.dtype)
 
 
@@ -131,7 +131,7 @@ def logreg_propagate(w, b, X, Y, n_threads=1):
     if _bad_labels(Yl):
         return BAD_LABEL, None, 0.0, 0.0
     m = X.shape[1]
-    dw, db, cost = _logreg_gradients(w.ravel().tolist(), float(b[0]), X.tolist(), Yl[0], m)
+    dw, db, cost = _logreg_gradients(w.ravel().tolist(), float(b), X.tolist(), Yl[0], m)
     status = OK if _finite(cost, db, *dw) else NONFINITE
     return status, _column(dw, X.dtype), db, cost
 
@@ -184,35 +184,36 @@ def _forward(X, W1, b1, W2, b2, activation, m):
     return Z1, A1, Z2, A2
 
 
-def _outer_mean(D: list[list[float]], A: list[list[float]], m: int):
-    """``D A.T / m`` for lists: ``D (p, m)``, ``A (q, m)`` -> ``(p, q)``."""
+def _outer_mean(D: list[list[float]], A: list[list[float]], d: int):
+    """``D A.T / d`` for lists: ``D (p, m)``, ``A (q, m)`` -> ``(p, q)``."""
     out = []
     for d_row in D:
         row = []
         for a_row in A:
             s = 0.0
-            for k in range(m):
+            for k in range(len(d_row)):
                 s += d_row[k] * a_row[k]
-            row.append(s / m)
+            row.append(s / d)
         out.append(row)
     return out
 
 
-def _row_means(D: list[list[float]], m: int) -> list[float]:
+def _row_means(D: list[list[float]], d: int) -> list[float]:
     means = []
     for d_row in D:
         s = 0.0
-        for k in range(m):
-            s += d_row[k]
-        means.append(s / m)
+        for v in d_row:
+            s += v
+        means.append(s / d)
     return means
 
 
-def _backward(X, Y, W2, A1, A2, activation, m):
+def _backward(X, Y, W2, A1, A2, activation, m, mean=True):
     n_h = len(A1)
     dZ2 = [[A2[j][k] - Y[j][k] for k in range(m)] for j in range(len(A2))]
-    dW2 = _outer_mean(dZ2, A1, m)
-    db2 = _row_means(dZ2, m)
+    d = m if mean else 1
+    dW2 = _outer_mean(dZ2, A1, d)
+    db2 = _row_means(dZ2, d)
     dZ1 = []
     for h in range(n_h):
         row = []
@@ -222,8 +223,8 @@ def _backward(X, Y, W2, A1, A2, activation, m):
                 s += W2[j][h] * dZ2[j][k]
             row.append(s * _g_prime(A1[h][k], activation))
         dZ1.append(row)
-    dW1 = _outer_mean(dZ1, X, m)
-    db1 = _row_means(dZ1, m)
+    dW1 = _outer_mean(dZ1, X, d)
+    db1 = _row_means(dZ1, d)
     return dW1, db1, dW2, db2
 
 
@@ -263,6 +264,23 @@ def mlp_backward(X, Y, W2, A1, A2, activation, n_threads=1):
 def sgd_update(P, dP, learning_rate):
     out = [p - learning_rate * d for p, d in zip(P.ravel().tolist(), dP.ravel().tolist())]
     return np.array(out, dtype=P.dtype).reshape(P.shape)
+
+
+def mlp_gradients(X, Y, W1, b1, W2, b2, activation, n_threads=1):
+    Yl = Y.tolist()
+    if _bad_labels(Yl):
+        return BAD_LABEL, 0.0, None
+    m = X.shape[1]
+    Xl = X.tolist()
+    _Z1, A1, Z2, A2 = _forward(Xl, W1.tolist(), b1.ravel().tolist(), W2.tolist(), b2.ravel().tolist(), activation, m)
+    loss = 0.0
+    for z_row, y_row in zip(Z2, Yl):
+        for k in range(m):
+            loss += _log_loss(z_row[k], y_row[k])
+    dW1, db1, dW2, db2 = _backward(Xl, Yl, W2.tolist(), A1, A2, activation, m, mean=False)
+    status = OK if _finite(loss, *_flat([dW1, db1, dW2, db2])) else NONFINITE
+    dtype = X.dtype
+    return status, loss, (_arrays(dtype, dW1)[0], _column(db1, dtype), _arrays(dtype, dW2)[0], _column(db2, dtype))
 
 
 def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):

@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastnn import _threads
-
 __all__ = ["calibrate", "interleave", "median", "resized_batch", "rounds_for", "settle", "time_batch"]
 
 
@@ -77,6 +75,18 @@ def rounds_for(batch_time: float, rounds: int, min_rounds: int, row_seconds: flo
 
 #: The longest wait, before a batch, for the process's other threads to stop running.
 SETTLE_SECONDS = 0.3
+_TASKS = "/proc/self/task"
+
+
+def _is_running(tid: int) -> bool:
+    """Whether thread ``tid`` of this process is runnable (state ``R`` in its ``stat``)."""
+    try:
+        with open(f"{_TASKS}/{tid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:  # the thread has ended
+        return False
+    end = stat.rfind(b")")  # the name, in parentheses, may hold spaces
+    return stat[end + 2:end + 3] == b"R"
 
 
 def settle(timeout: float = SETTLE_SECONDS, poll: float = 0.002) -> float:
@@ -84,19 +94,18 @@ def settle(timeout: float = SETTLE_SECONDS, poll: float = 0.002) -> float:
     rows timed before have gone to sleep (NumPy's OpenBLAS spins ~0.1 s after a call) --
     or ``timeout`` seconds; returns the seconds waited.
 
-    Without it a row's batch shares the cores with the spinning pool its predecessor left,
-    and a threaded kernel rightly falls back to one thread (``fastnn._threads.cores_free``):
+    Without it a row's batch shares the cores with the spinning pool its predecessor left:
     the table would show the neighbour, not the row.
     """
     start = time.perf_counter()
     me = threading.get_native_id()
     while True:
         try:
-            others = [int(tid) for tid in os.listdir(_threads._TASKS) if int(tid) != me]
+            others = [int(tid) for tid in os.listdir(_TASKS) if int(tid) != me]
         except OSError:  # no /proc: nothing to wait for
             return 0.0
         waited = time.perf_counter() - start
-        if waited >= timeout or not any(_threads._is_running(tid) for tid in others):
+        if waited >= timeout or not any(_is_running(tid) for tid in others):
             return waited
         time.sleep(poll)
 

@@ -27,16 +27,12 @@ Method (the classic one, after fdlibm/Cephes):
     ``log u = k ln2 + log(1 + f)`` with ``f`` in ``[sqrt(2)/2 - 1, sqrt(2) - 1]`` taken
     from the bits of ``u`` and ``log(1 + f)`` from ``s = f / (2 + f)`` (fdlibm's ``Lg``
     polynomial).
-``log(x)``
-    the same ``k ln2 + log(1 + f)`` on the bits of ``x`` (subnormals scaled by 2^54 first).
-``softplus(x)``
-    ``max(x, 0) + log1p(e^-|x|)``: exact to rounding for every finite ``x``.
 ``logistic_parts(z, y)``
     ``(sigmoid(z), e, h)`` for a label in {0, 1} from one ``exp``: the log-loss
     ``softplus((1 - 2y) z)`` is ``h + log1p(e)``.
 ``sum_log1p(E, n)``
-    ``sum_k log1p(E[0, k])`` for ``E`` in ``[0, 1]`` (the loss terms of a row) as one
-    ``log1p(S)``, ``1 + S = prod_k (1 + E[0, k])``.
+    ``sum_k log1p(E[k])`` for ``E`` in ``[0, 1]`` (the loss terms of a row) as one
+    ``log1p(S)``, ``1 + S = prod_k (1 + E[k])``.
 
 Every function takes and returns ``float64`` or ``float32`` (computing in that precision)
 and follows IEEE for special values: NaN propagates, ``exp(-inf) = 0``,
@@ -61,15 +57,32 @@ __all__ = [
     "exp",
     "expm1",
     "kernel_attributes",
-    "log",
     "log1p",
-    "logistic",
     "logistic_parts",
     "sigmoid",
-    "softplus",
     "sum_log1p",
     "tanh",
 ]
+
+#: Compile options of the kernels: cached on disk, NumPy's error model (no zero-division
+#: check in every division, which would stop vectorization), the GIL released, and only
+#: the fastmath flags that keep IEEE NaN/inf semantics (the finiteness checks rely on them).
+JIT = {
+    "cache": True,
+    "error_model": "numpy",
+    "fastmath": {"reassoc", "contract", "arcp", "nsz"},
+    "nogil": True,
+    "boundscheck": False,
+}
+
+#: The pieces the math functions are built from are inlined into them by numba (no compiled
+#: function of their own: fewer to compile), so they run with the math functions' flags.
+PART_OPTIONS = {"inline": "always", "error_model": "numpy"}
+
+#: Kernel pieces inlined by numba into the kernels that call them: each kernel is one
+#: compiled function over its helpers, instead of a chain of compiled functions that LLVM
+#: would optimize again at every level (what makes numba's first call slow).
+INLINE = {"inline": "always", "error_model": "numpy", "boundscheck": False}
 
 #: Compile options of every math function (see the module docstring).
 MATH_OPTIONS = {
@@ -112,6 +125,19 @@ def kernel_attributes(typingctx):
         for attribute in KERNEL_ATTRIBUTES:
             # llvmlite only enumerates keyword attributes; a "key"="value" one is valid IR
             set.add(builder.function.attributes, attribute)
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
+@intrinsic
+def not_inlined(typingctx):
+    """Call first in a kernel helper: LLVM keeps it a function of its own (``noinline``)
+    instead of inlining it into every kernel that calls it, so that each caller's
+    compilation does not optimize the helper's loops over again.  It generates no code."""
+
+    def codegen(context, builder, signature, args):
+        builder.function.attributes.add("noinline")
         return context.get_dummy_value()
 
     return types.none(), codegen
@@ -207,22 +233,22 @@ _SHIFT_BITS = 0x4338000000000000
 _NAN = math.nan
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _expm1_poly64(r):
-    """``e^r - 1 = r + r^2 q(r)`` for ``|r| <= ln2 / 2``."""
-    q = _Q8 + r * _Q9
-    q = _Q7 + r * q
-    q = _Q6 + r * q
-    q = _Q5 + r * q
-    q = _Q4 + r * q
-    q = _Q3 + r * q
-    q = _Q2 + r * q
-    q = _Q1 + r * q
-    q = _Q0 + r * q
-    return r + (r * r) * q
+    """``e^r - 1 = r + r^2 q(r)`` for ``|r| <= ln2 / 2``, ``q`` by Estrin's scheme (its
+    terms in parallel: a chain of four multiply-adds instead of Horner's nine)."""
+    r2 = r * r
+    r4 = r2 * r2
+    q01 = _Q0 + r * _Q1
+    q23 = _Q2 + r * _Q3
+    q45 = _Q4 + r * _Q5
+    q67 = _Q6 + r * _Q7
+    q89 = _Q8 + r * _Q9
+    q = (q01 + r2 * q23) + r4 * ((q45 + r2 * q67) + r4 * q89)
+    return r + r2 * q
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _reduce64(x):
     """``(k, ki, r)`` with ``x = k ln2 + r``, ``|r| <= ln2/2``, ``k`` integer-valued and
     ``ki`` the same integer as an int64; ``x`` already in range.
@@ -238,14 +264,14 @@ def _reduce64(x):
     return k, ki, r
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _clamp64(x, lo, hi):
     """``x`` limited to ``[lo, hi]``; NaN stays NaN (the comparisons are false for it)."""
     x = lo if x < lo else x
     return hi if x > hi else x
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _pow2_halves64(ki):
     """``(2^(ki//2), 2^(ki - ki//2))``: two normal factors for ``ki`` in ``[-2044, 2046]``."""
     k1 = ki >> 1
@@ -286,7 +312,7 @@ def tanh64(x):
     return math.copysign(-t / (2.0 + t), x)
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def logistic64(z):
     """``(e, 1 / (1 + e))`` with ``e = exp(-|z|)``: the pieces of sigmoid and softplus."""
     e = exp64(-abs(z))
@@ -299,7 +325,7 @@ def sigmoid64(z):
     return s if z >= 0.0 else e * s
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _log_poly64(f):
     """``log(1 + f)`` for ``f`` in ``[sqrt(2)/2 - 1, sqrt(2) - 1]``."""
     hfsq = 0.5 * f * f
@@ -311,7 +337,7 @@ def _log_poly64(f):
     return f - (hfsq - s * (hfsq + (t1 + t2)))
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _log1p_small64(e, u, inv_u):
     """``log1p(e)`` for ``0 <= e <= 1`` given ``u = 1 + e`` (rounded) and ``inv_u = 1 / u``."""
     big = u > _SQRT2
@@ -340,36 +366,13 @@ def log1p64(x):
 
 
 @njit(**MATH_OPTIONS)
-def log64(x):
-    tiny = x < 2.2250738585072014e-308  # subnormal (or <= 0): scale into the normal range
-    u = x * 18014398509481984.0 if tiny else x  # 2^54
-    bits = _f64_as_i64(u)
-    hx = bits + (0x3FF0000000000000 - 0x3FE6A09E00000000)
-    k = np.float64((hx >> 52) - 1023) - (54.0 if tiny else 0.0)
-    m = _i64_as_f64((hx & 0x000FFFFFFFFFFFFF) + 0x3FE6A09E00000000)
-    y = k * _LN2_HI + (_log_poly64(m - 1.0) + k * _LN2_LO)
-    y = -_INF if x == 0.0 else y
-    y = _NAN if x < 0.0 else y
-    y = _INF if x == _INF else y
-    return x if x != x else y
-
-
-@njit(**MATH_OPTIONS)
-def softplus64(x):
-    e, inv_u = logistic64(x)
-    p = x if x > 0.0 else 0.0
-    p = x if x != x else p
-    return p + _log1p_small64(e, 1.0 + e, inv_u)
-
-
-@njit(**MATH_OPTIONS)
 def logistic_parts64(z, y):
     """``(sigmoid(z), e, h)`` for a label ``y`` in {0, 1}, with ``e = exp(-|z|)`` and
     ``h = max((1 - 2y) z, 0)``: the log-loss ``softplus((1 - 2y) z)`` is ``h + log1p(e)``.
 
     ``softplus(z) - y z`` equals ``softplus(s)`` with ``s = (1 - 2y) z``, and ``|s| = |z|``,
     so the ``e`` of the sigmoid serves the loss too: one ``exp``.  The kernels sum the
-    ``log1p(e)`` of a whole row at once (``numba._sum_log1p``); a NaN ``z`` gives NaNs.
+    ``log1p(e)`` of a whole row at once (:func:`sum_log1p`); a NaN ``z`` gives NaNs.
     """
     e, inv_u = logistic64(z)
     a = inv_u if z >= 0.0 else e * inv_u
@@ -379,7 +382,7 @@ def logistic_parts64(z, y):
     return a, e, h
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _grow(p, e):
     """``(1 + p) (1 + e) - 1`` for ``p, e >= 0``, without forming ``1 + e``."""
     return p + e * (1.0 + p)
@@ -387,13 +390,13 @@ def _grow(p, e):
 
 @njit(**MATH_OPTIONS)
 def sum_log1p(E, n):
-    """``sum_k log1p(E[0, k])`` over ``k < n`` in float64, every ``E`` in ``[0, 1]``
-    (float64 or float32), as ``log1p(S)`` with ``1 + S = prod_k (1 + E[0, k])``.
+    """``sum_k log1p(E[k])`` over ``k < n`` in float64, every ``E`` in ``[0, 1]`` (float64 or
+    float32), as ``log1p(S)`` with ``1 + S = prod_k (1 + E[k])``.
 
     ``S <- S + e (1 + S)`` adds only positive terms, so its relative error stays below about
     ``2n 2^-53``, which the log1p keeps.  Eight running products (one vector of float64),
     chunks of at most 512 terms (``1 + S < 2^512``): one scalar ``log1p`` per chunk instead
-    of one per element.  The same sums, in the same order, as cython's ``_sum_log1p``.
+    of one per element.
     """
     total = 0.0
     j0 = 0
@@ -402,17 +405,17 @@ def sum_log1p(E, n):
         n8 = j0 + (end - j0) // 8 * 8
         p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
         for j in range(j0, n8, 8):
-            p0 = _grow(p0, np.float64(E[0, j]))
-            p1 = _grow(p1, np.float64(E[0, j + 1]))
-            p2 = _grow(p2, np.float64(E[0, j + 2]))
-            p3 = _grow(p3, np.float64(E[0, j + 3]))
-            p4 = _grow(p4, np.float64(E[0, j + 4]))
-            p5 = _grow(p5, np.float64(E[0, j + 5]))
-            p6 = _grow(p6, np.float64(E[0, j + 6]))
-            p7 = _grow(p7, np.float64(E[0, j + 7]))
+            p0 = _grow(p0, np.float64(E[j]))
+            p1 = _grow(p1, np.float64(E[j + 1]))
+            p2 = _grow(p2, np.float64(E[j + 2]))
+            p3 = _grow(p3, np.float64(E[j + 3]))
+            p4 = _grow(p4, np.float64(E[j + 4]))
+            p5 = _grow(p5, np.float64(E[j + 5]))
+            p6 = _grow(p6, np.float64(E[j + 6]))
+            p7 = _grow(p7, np.float64(E[j + 7]))
         s = _grow(_grow(_grow(_grow(_grow(_grow(_grow(p0, p1), p2), p3), p4), p5), p6), p7)
         for j in range(n8, end):
-            s = _grow(s, np.float64(E[0, j]))
+            s = _grow(s, np.float64(E[j]))
         total += log1p64(s)
         j0 = end
     return total
@@ -449,7 +452,7 @@ _SHIFT_F = _f(12582912.0)  # 1.5 * 2^23
 _NAN_F = _f(np.nan)
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _expm1_poly32(r):
     q = _QF3 + r * _QF4
     q = _QF2 + r * q
@@ -458,7 +461,7 @@ def _expm1_poly32(r):
     return r + (r * r) * q
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _reduce32(x):
     """As :func:`_reduce64`, with the float32 shift ``1.5 * 2^23``."""
     kk = x * _INV_LN2_F + _SHIFT_F
@@ -468,13 +471,13 @@ def _reduce32(x):
     return k, ki, r
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _clamp32(x, lo, hi):
     x = lo if x < lo else x
     return hi if x > hi else x
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _pow2_halves32(ki):
     k1 = ki >> np.int32(1)
     k2 = ki - k1
@@ -511,7 +514,7 @@ def tanh32(x):
     return math.copysign(-t / (_TWO_F + t), x)
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def logistic32(z):
     e = exp32(-abs(z))
     return e, _ONE_F / (_ONE_F + e)
@@ -523,7 +526,7 @@ def sigmoid32(z):
     return s if z >= _ZERO_F else e * s
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _log_poly32(f):
     hfsq = _HALF_F * f * f
     s = f / (_TWO_F + f)
@@ -534,7 +537,7 @@ def _log_poly32(f):
     return f - (hfsq - s * (hfsq + (t1 + t2)))
 
 
-@njit(**MATH_OPTIONS)
+@njit(**PART_OPTIONS)
 def _log1p_small32(e, u, inv_u):
     big = u > _SQRT2_F
     m = _HALF_F * u if big else u
@@ -557,29 +560,6 @@ def log1p32(x):
     y = _NAN_F if u < _ZERO_F else y
     y = _INF_F if u == _INF_F else y
     return x if x != x else y
-
-
-@njit(**MATH_OPTIONS)
-def log32(x):
-    tiny = x < _f(1.1754943508222875e-38)
-    u = x * _f(16777216.0) if tiny else x  # 2^24
-    bits = _f32_as_i32(u)
-    hx = bits + np.int32(0x3F800000 - 0x3F3504F3)
-    k = np.float32((hx >> np.int32(23)) - np.int32(127)) - (_f(24.0) if tiny else _ZERO_F)
-    m = _i32_as_f32((hx & np.int32(0x007FFFFF)) + np.int32(0x3F3504F3))
-    y = k * _LN2_HI_F + (_log_poly32(m - _ONE_F) + k * _LN2_LO_F)
-    y = -_INF_F if x == _ZERO_F else y
-    y = _NAN_F if x < _ZERO_F else y
-    y = _INF_F if x == _INF_F else y
-    return x if x != x else y
-
-
-@njit(**MATH_OPTIONS)
-def softplus32(x):
-    e, inv_u = logistic32(x)
-    p = x if x > _ZERO_F else _ZERO_F
-    p = x if x != x else p
-    return p + _log1p_small32(e, _ONE_F + e, inv_u)
 
 
 @njit(**MATH_OPTIONS)
@@ -614,14 +594,14 @@ def _generic(name, f64, f32, nargs):
 
     if nargs == 1:
 
-        @overload(stub, jit_options=MATH_OPTIONS)
+        @overload(stub, jit_options=MATH_OPTIONS, inline="always")
         def _ov1(x):
             fn = pick(x)
             return None if fn is None else (lambda x: fn(x))
 
     else:
 
-        @overload(stub, jit_options=MATH_OPTIONS)
+        @overload(stub, jit_options=MATH_OPTIONS, inline="always")
         def _ov2(x, y):
             fn = pick(x)
             return None if fn is None else (lambda x, y: fn(x, y))
@@ -634,7 +614,4 @@ expm1 = _generic("expm1", expm1_64, expm1_32, 1)
 tanh = _generic("tanh", tanh64, tanh32, 1)
 sigmoid = _generic("sigmoid", sigmoid64, sigmoid32, 1)
 log1p = _generic("log1p", log1p64, log1p32, 1)
-log = _generic("log", log64, log32, 1)
-softplus = _generic("softplus", softplus64, softplus32, 1)
-logistic = _generic("logistic", logistic64, logistic32, 1)
 logistic_parts = _generic("logistic_parts", logistic_parts64, logistic_parts32, 2)
