@@ -31,6 +31,7 @@ from fastnn._backends import BAD_LABEL, NONFINITE
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
+ndarray = np.ndarray
 
 _COLUMN_HINT = "a column of shape (n, 1); pass {name}.reshape(-1, 1)"
 _ROW_HINT = "a row of shape (n_y, m) (one column per example); pass {name}.reshape(1, -1)"
@@ -199,29 +200,35 @@ def label_array(Y: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def fast_mlp_arrays(parameters, X, Y) -> tuple | None:
-    """``(X, Y, W1, b1, W2, b2)`` when they need no conversion and their shapes agree."""
-    if type(parameters) is not dict or len(parameters) != 4 or type(X) is not np.ndarray:
+    """``(X, Y, W1, b1, W2, b2)`` when they need no conversion and their shapes agree (the
+    checks written out: this runs before every fused step)."""
+    if type(parameters) is not dict or type(X) is not ndarray or type(Y) is not ndarray:
         return None
-    try:
-        arrays = (X, Y, parameters["W1"], parameters["b1"], parameters["W2"], parameters["b2"])
-    except KeyError:
+    get = parameters.get
+    W1, b1, W2, b2 = get("W1"), get("b1"), get("W2"), get("b2")
+    if (type(W1) is not ndarray or type(b1) is not ndarray or type(W2) is not ndarray
+            or type(b2) is not ndarray or len(parameters) != 4):
         return None
     dtype = X.dtype
-    if dtype is not F64 and dtype is not F32:
+    if ((dtype is not F64 and dtype is not F32) or W1.dtype is not dtype or b1.dtype is not dtype
+            or W2.dtype is not dtype or b2.dtype is not dtype):
         return None
-    for a in arrays:
-        if type(a) is not np.ndarray or (a.dtype is not dtype and a is not Y) or not a.flags.carray:
-            return None
-    try:
-        (n_x, m), (n_y, m_y), (n_h, n_x1), (n_h1, one1), (n_y1, n_h2), (n_y2, one2) = (
-            a.shape for a in arrays
-        )
-    except ValueError:  # some array is not 2-D
+    fx, fy = X.flags, Y.flags
+    if not (fx.c_contiguous and fx.aligned and fy.c_contiguous and fy.aligned and W1.flags.carray
+            and b1.flags.carray and W2.flags.carray and b2.flags.carray):
         return None
-    agree = m == m_y and n_x == n_x1 and n_h == n_h1 == n_h2 and n_y == n_y1 == n_y2 and one1 == one2 == 1
-    if agree and m * n_x * n_h * n_y:
-        return arrays if Y.dtype is dtype else _with_labels(arrays, 1, dtype)
-    return None
+    sx, sy, s1, sb1, s2, sb2 = X.shape, Y.shape, W1.shape, b1.shape, W2.shape, b2.shape
+    if len(sx) != 2 or len(sy) != 2 or len(s1) != 2 or len(sb1) != 2 or len(s2) != 2 or len(sb2) != 2:
+        return None
+    n_x, m = sx
+    n_h, n_y = s1[0], s2[0]
+    if (sy[1] != m or sy[0] != n_y or s1[1] != n_x or s2[1] != n_h or sb1[0] != n_h or sb1[1] != 1
+            or sb2[0] != n_y or sb2[1] != 1 or not m * n_x):
+        return None
+    if not (W1.base is None and b1.base is None and W2.base is None and b2.base is None):
+        return None  # views: the general path makes sure they do not overlap
+    arrays = (X, Y, W1, b1, W2, b2)
+    return arrays if Y.dtype is dtype else _with_labels(arrays, 1, dtype)
 
 
 def _with_labels(arrays: tuple, index: int, dtype: np.dtype) -> tuple | None:
@@ -235,20 +242,22 @@ def _with_labels(arrays: tuple, index: int, dtype: np.dtype) -> tuple | None:
 
 def fast_logreg_arrays(w, X, Y) -> tuple | None:
     """``(w, X, Y)`` when they need no conversion and their shapes agree."""
-    if type(X) is not np.ndarray or type(w) is not np.ndarray or type(Y) is not np.ndarray:
+    if type(X) is not ndarray or type(w) is not ndarray or type(Y) is not ndarray:
         return None
     dtype = X.dtype
     if (dtype is not F64 and dtype is not F32) or w.dtype is not dtype:
         return None
-    if not (X.flags.carray and w.flags.carray and Y.flags.carray):
+    fx, fw, fy = X.flags, w.flags, Y.flags
+    if not (fx.c_contiguous and fx.aligned and fw.c_contiguous and fw.aligned and fy.c_contiguous
+            and fy.aligned):
         return None
-    try:
-        (n_x, m), (n_x1, one), (one1, m_y) = X.shape, w.shape, Y.shape
-    except ValueError:
+    sx, sw, sy = X.shape, w.shape, Y.shape
+    if len(sx) != 2 or len(sw) != 2 or len(sy) != 2:
         return None
-    if n_x == n_x1 and m == m_y and one == one1 == 1 and m * n_x:
-        return (w, X, Y) if Y.dtype is dtype else _with_labels((w, X, Y), 2, dtype)
-    return None
+    n_x, m = sx
+    if sw[0] != n_x or sw[1] != 1 or sy[0] != 1 or sy[1] != m or not n_x * m:
+        return None
+    return (w, X, Y) if Y.dtype is dtype else _with_labels((w, X, Y), 2, dtype)
 
 
 # --- value checks -----------------------------------------------------------------------

@@ -69,20 +69,29 @@ def mean(S, scale, G):
     return bad
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"}, nogil=True)
-def sgd(P, G, lr, apply):
-    """``P - lr * G``, written into ``P`` when ``apply``; returns ``sum(new * 0)`` (0 when
-    every new value is finite).  No reassociation: ``lr * G`` must round as written (as
-    ``(lr * S) / m`` a huge learning rate could overflow where the step does not)."""
+#: The update's options: no reassociation, so that ``lr * G`` rounds as written (as
+#: ``(lr * S) / m`` a huge learning rate could overflow where the step does not).
+_UPDATE = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}, "nogil": True}
+
+
+@njit(**_UPDATE)
+def update_is_finite(P, G, lr):
+    """``sum((P - lr * G) * 0)``: 0 when every new value is finite (nothing written)."""
     bad = 0.0
     lr_ = P.dtype.type(lr)
     for j in range(P.shape[0]):
         for k in range(P.shape[1]):
-            p = P[j, k] - lr_ * G[j, k]
-            bad += p * 0.0
-            if apply:
-                P[j, k] = p
+            bad += (P[j, k] - lr_ * G[j, k]) * 0.0
     return bad
+
+
+@njit(**_UPDATE)
+def sgd(P, G, lr):
+    """``P -= lr * G``, the same arithmetic as :func:`update_is_finite`."""
+    lr_ = P.dtype.type(lr)
+    for j in range(P.shape[0]):
+        for k in range(P.shape[1]):
+            P[j, k] = P[j, k] - lr_ * G[j, k]
 
 
 @njit(**INLINE)
@@ -97,10 +106,10 @@ def finish(loss, sums, scale, params, grads, lr, check, update):
         bad += mean(S, scale, G)
     if check:
         for P, G in zip(params, grads):
-            bad += sgd(P, G, lr, False)
+            bad += update_is_finite(P, G, lr)
         if bad != 0.0:
             return NONFINITE, cost
     if update:
         for P, G in zip(params, grads):
-            sgd(P, G, lr, True)
+            sgd(P, G, lr)
     return OK, cost

@@ -21,6 +21,7 @@ from fastnn._backends import BAD_LABEL, OK
 from fastnn._backends.numba import math as nm
 from fastnn._backends.numba.common import bad_labels, finish, output_layer
 from fastnn._backends.numba.math import INLINE, JIT
+from fastnn._backends.numba.mlp import zero
 
 
 @njit(**JIT)
@@ -71,8 +72,8 @@ def gradient_sums(w, b0, X, Y, n_threads, ws):
     Zt, Z, E, sums = ws
     dw, db = sums[0][0], sums[1][0]
     n_x, m = X.shape
+    zero(Zt)
     for t in prange(n_threads):
-        Zt[t].fill(0)
         add_logits(w, X, (t * n_x) // n_threads, ((t + 1) * n_x) // n_threads, Zt[t])
     for i in range(m):
         z = b0

@@ -107,6 +107,12 @@ def block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, bufs, sums):
     return loss
 
 
+@njit(**JIT)
+def zero(S):
+    """``S[...] = 0`` (a call of its own: numba's parallel passes must not move it)."""
+    S.fill(0)
+
+
 @njit(**INLINE)
 def gradient_sums(X, Y, W1, b1, W2, b2, act, use_blas, n_threads, ws, losses):
     """One pass over every example: thread ``t`` takes the ``t``-th range of examples, block
@@ -115,11 +121,11 @@ def gradient_sums(X, Y, W1, b1, W2, b2, act, use_blas, n_threads, ws, losses):
     bufs, sums, _ = ws
     m = X.shape[1]
     width = bufs[0].shape[2]
+    for S in sums:
+        zero(S)
     for t in prange(n_threads):
         mine = (bufs[0][t], bufs[1][t], bufs[2][t], bufs[3][t])
         my_sums = (sums[0][t], sums[1][t], sums[2][t], sums[3][t])
-        for S in my_sums:
-            S.fill(0)
         lo, hi = (t * m) // n_threads, ((t + 1) * m) // n_threads
         loss = 0.0
         for c0 in range(lo, hi, width):

@@ -62,5 +62,5 @@ def cross_entropy(A2, Y):
 def sgd_update(P, dP, lr):
     """A new array ``P - lr * dP``."""
     new = P.copy()
-    sgd(new, dP, lr, True)
+    sgd(new, dP, lr)
     return new
