@@ -1,4 +1,4 @@
-"""The ``fastnn`` command line: ``fastnn bench`` and ``fastnn info``.
+"""The ``fastnn`` command line: ``fastnn bench``, ``fastnn warmup`` and ``fastnn info``.
 
 Also ``python -m fastnn ...``.  Run ``fastnn bench --help`` for the options.
 """
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     from fastnn.bench.peers import PEERS
 
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn: benchmarks and host information")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{bench,info}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{bench,warmup,info}")
 
     bench = commands.add_parser(
         "bench",
@@ -115,8 +115,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--list", action="store_true", help="list the selected cases and rows, run nothing")
 
+    warmup = commands.add_parser(
+        "warmup",
+        help="compile every numba kernel ahead of time (numba's on-disk cache)",
+        description="Compile every numba kernel for each dtype and way of running (one thread, a "
+        "thread team, the BLAS) into numba's on-disk cache, in parallel processes, so that no call "
+        "waits for a compilation later (a Docker image, a CI cache, before benchmarking). "
+        "The cache is $NUMBA_CACHE_DIR when set, else __pycache__ beside fastnn's sources.",
+    )
+    warmup.add_argument("--backend", choices=["numba"], default="numba",
+                        help="the backend to warm up (numba: the only one compiled at run time)")
+    warmup.add_argument("--dtype", choices=["float64", "float32", "all"], default="all",
+                        help="the dtype to compile for (default: both)")
+    warmup.add_argument("--processes", type=int, metavar="N", help="parallel processes (default: the CPUs)")
+
     commands.add_parser("info", help="backends, versions, build flags, SIMD, threads, BLAS")
     return parser
+
+
+def _warmup(args) -> int:
+    from fastnn import BackendUnavailableError, warmup
+
+    dtypes = warmup.DTYPES if args.dtype == "all" else (args.dtype,)
+    if args.processes is not None and args.processes < 1:
+        print("fastnn warmup: --processes must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        summary = warmup.run(dtypes, args.processes)
+    except BackendUnavailableError as exc:
+        print(f"fastnn warmup: {exc}", file=sys.stderr)
+        return 1
+    slowest = max(summary["seconds_per_group"].items(), key=lambda kv: kv[1])
+    print(
+        f"fastnn warmup: {summary['groups']} kernel groups, {'/'.join(summary['dtypes'])}: "
+        f"{summary['specializations']} compiled functions ({summary['compiled']} compiled now, the "
+        f"others loaded from the cache), "
+        f"in {summary['seconds']:.1f} s on {summary['processes']} processes "
+        f"(slowest group: {slowest[0]}, {slowest[1]:.1f} s)\n"
+        f"cache: {summary['cache_dir']}"
+    )
+    return 0
 
 
 def _selected_cases(args):
@@ -246,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
         return _bench(args, argv)
+    if args.command == "warmup":
+        return _warmup(args)
     return _info()
 
 
