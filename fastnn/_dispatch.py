@@ -90,12 +90,25 @@ def _known_names() -> list[str]:
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or (name != AUTO and name not in _registry):
         known = ", ".join(repr(n) for n in _known_names())
-        raise ValueError(f"unknown fastnn backend {name!r}; known backends: {known}")
+        source = " (from $FASTNN_BACKEND)" if name is _default and name == _ENV_BACKEND else ""
+        raise ValueError(f"unknown fastnn backend {name!r}{source}; known backends: {known}")
     return name
 
 
-_default: str = _check_name(os.environ.get("FASTNN_BACKEND", AUTO) or AUTO)
+#: Read once at import, checked at first use: a bad value must not make ``import fastnn``
+#: (and so ``fastnn info``, the tool to diagnose it) fail.
+_ENV_BACKEND = os.environ.get("FASTNN_BACKEND", AUTO) or AUTO
+_default: str = _ENV_BACKEND
 _context: ContextVar[str | None] = ContextVar("fastnn_backend", default=None)
+
+
+def default_problem() -> str | None:
+    """Why the process-wide default backend cannot be used, or None (for ``fastnn info``)."""
+    try:
+        resolve(_default)
+    except (ValueError, BackendUnavailableError) as exc:
+        return str(exc)
+    return None
 
 
 def _load(name: str) -> object:

@@ -11,6 +11,12 @@ Policy
     applied: a single step (``propagate``, ``train_step``) raises ``FloatingPointError``; a
     fit stops there, keeps the last finite parameters and warns with
     :class:`DivergenceWarning`.  ``check_finite=False`` turns both checks off: NaN in, NaN out.
+
+Ctrl-C
+    A fit hands control back to Python between kernel calls of a fraction of a second
+    (:data:`CHUNK_WORK`), so ``KeyboardInterrupt`` stops it promptly, between whole steps:
+    the fit's parameters are those of its last completed step (an estimator keeps them,
+    fitted, with ``n_iter_`` saying how far it got), then the exception goes on.
 """
 
 from __future__ import annotations
@@ -29,34 +35,60 @@ class DivergenceWarning(RuntimeWarning):
     """A fit stopped because its cost or parameters stopped being finite."""
 
 
+#: The status of a descent stopped by ``KeyboardInterrupt`` (not a kernel status).
+INTERRUPTED = -1
+
+
 class Descent(NamedTuple):
-    costs: np.ndarray  # float64, one per step applied
+    costs: np.ndarray  # float64: the kept costs (see ``descend``'s ``keep_every``)
     n_done: int
     status: int
+
+
+#: A kernel call does at most about this many multiply-adds (a fraction of a second on one
+#: core): the iteration loop runs in compiled code, and Python -- Ctrl-C, any signal, a
+#: progress bar -- gets control back between calls.
+CHUNK_WORK = 2e8
 
 
 def descend(
     run_chunk: Callable[[np.ndarray], tuple[int, int]],
     num_iterations: int,
+    work_per_iteration: float,
     chunk: int | None = None,
     on_chunk: Callable[[int, np.ndarray], None] | None = None,
+    keep_every: int = 1,
 ) -> Descent:
-    """Run ``num_iterations`` steps as ``run_chunk(costs_view) -> (status, n_done)`` calls.
+    """Run ``num_iterations`` steps as ``run_chunk(costs_view) -> (status, n_done)`` calls
+    of at most ``chunk`` iterations and about :data:`CHUNK_WORK` multiply-adds each.
 
-    ``on_chunk(first_iteration, costs)`` is called after each chunk with its costs.
+    ``on_chunk(first_iteration, costs)`` is called after each call with its costs.  The
+    costs of iterations ``0, keep_every, 2 keep_every, ...`` are kept (none when 0): memory
+    for a history, not for every iteration of a long fit.  A fit interrupted between calls
+    (``KeyboardInterrupt``) leaves the parameters of its last completed step: each call
+    applies whole steps.
     """
-    costs = np.empty(num_iterations, F64)
-    chunk = num_iterations if chunk is None else chunk
-    done = 0
-    while done < num_iterations:
-        n = min(chunk, num_iterations - done)
-        status, k = run_chunk(costs[done : done + n])
-        if on_chunk is not None and k:
-            on_chunk(done, costs[done : done + k])
-        done += k
-        if status != OK:
-            return Descent(costs[:done], done, status)
-    return Descent(costs, done, OK)
+    longest = max(1, int(CHUNK_WORK // max(1.0, work_per_iteration)))
+    chunk = max(1, min(chunk or num_iterations, longest, num_iterations))
+    buffer = np.empty(chunk, F64)
+    kept = []
+    done, status = 0, OK
+    try:
+        while done < num_iterations:
+            n = min(chunk, num_iterations - done)
+            status, k = run_chunk(buffer[:n])
+            costs = buffer[:k]
+            if keep_every:
+                kept.append(costs[-done % keep_every :: keep_every].copy())
+            done += k
+            if on_chunk is not None and k:
+                on_chunk(done - k, costs)
+            if status != OK:
+                break
+    except KeyboardInterrupt:
+        status = INTERRUPTED
+    costs = np.concatenate(kept) if kept else np.empty(0, F64)
+    return Descent(costs, done, status)
 
 
 def cost_printer(every: int) -> Callable[[int, np.ndarray], None]:
@@ -81,8 +113,9 @@ def check_step(status: int, arrays: Mapping[str, np.ndarray], check_finite: bool
 
 
 def check_fit(result: Descent, arrays: Mapping[str, np.ndarray], learning_rate: float, what: str) -> None:
-    """Raise for bad inputs, warn for a divergence (see the module policy)."""
-    if result.status == OK:
+    """Raise for bad inputs, warn for a divergence (see the module policy); an interrupted
+    descent is the caller's to finish (:func:`interrupted`)."""
+    if result.status in (OK, INTERRUPTED):
         return
     if result.status == BAD_LABEL or result.n_done == 0:
         diagnose(result.status, arrays)
@@ -94,3 +127,10 @@ def check_fit(result: Descent, arrays: Mapping[str, np.ndarray], learning_rate: 
             DivergenceWarning,
             stacklevel=3,
         )
+
+
+def interrupted(result: Descent) -> None:
+    """Raise ``KeyboardInterrupt`` again for a descent that Ctrl-C stopped (once the caller
+    has kept what it wants of it)."""
+    if result.status == INTERRUPTED:
+        raise KeyboardInterrupt

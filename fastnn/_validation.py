@@ -72,8 +72,9 @@ def _convert(value: object, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be an array of numbers, got {_describe(value)}")
     try:
         arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    except (ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: a torch tensor with grad
+        hint = f" (a tensor that requires grad: pass {name}.detach())" if "grad" in str(exc) else ""
+        raise TypeError(f"{name} must be an array of numbers: {exc}{hint}") from None
     kind = arr.dtype.kind
     if kind in "biu":
         return arr.astype(F64)
@@ -85,15 +86,23 @@ def _convert(value: object, name: str) -> np.ndarray:
                 f"{name} has dtype {arr.dtype}, wider than float64; cast it with "
                 f"{name}.astype(np.float64)"
             )
-        return arr.astype(arr.dtype.newbyteorder("="), copy=False)
+        # native byte order, and NumPy's own dtype object (an unpickled array may carry an
+        # equal but distinct one, which identity checks would miss): a view, no copy
+        native = arr.astype(arr.dtype.newbyteorder("="), copy=False)
+        return native.view(F32 if native.dtype.itemsize == 4 else F64)
     if kind == "c":
         raise TypeError(f"{name} has complex dtype {arr.dtype}; fastnn works on real numbers")
-    if kind == "O":
+    if kind == "O" and all(_is_number(v) for v in arr.flat):
         try:
             return arr.astype(F64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             pass
     raise TypeError(f"{name} must be an array of numbers; got {_describe(arr)}")
+
+
+def _is_number(v: object) -> bool:
+    """A real number for an object array: not a string (which NumPy would parse)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, (str, bytes))
 
 
 def data_array(value: object, name: str = "X", rows: str = "n_x") -> np.ndarray:
@@ -147,10 +156,13 @@ def scalar(value: object, name: str) -> float:
     """A real number (Python, NumPy or a one-element array) as a Python float."""
     if isinstance(value, float):
         return value
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu":
-        return float(value.reshape(()))
+    try:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "fiu":
+            return float(value.reshape(()))
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float64: {str(value)[:40]}...") from None
     raise TypeError(f"{name} must be a real number, got {_describe(value)}")
 
 
@@ -174,14 +186,27 @@ def count(value: object, name: str, minimum: int = 1) -> int:
 
 def compute_dtype(*arrays: np.ndarray) -> np.dtype:
     """float32 if every array is float32, else float64 (see the module docstring)."""
-    return F32 if all(a.dtype is F32 for a in arrays) else F64
+    return F32 if all(a.dtype == F32 for a in arrays) else F64
 
 
 def c_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``arr`` as a C-contiguous, aligned array of ``dtype``: itself when it already is."""
     if arr.dtype is dtype and arr.flags.c_contiguous and arr.flags.aligned:
         return arr
-    return np.require(arr, dtype, ("C", "A"))
+    return np.require(arr, dtype, ("C", "A")).view(dtype)
+
+
+def distinct(arrays: Mapping[str, np.ndarray], written: tuple[str, ...]) -> None:
+    """A ValueError when an array written in place shares memory with another argument
+    (``b1 is b2``, or views of one buffer): the result would depend on the order of the
+    writes, which no backend promises."""
+    for name in written:
+        for other, arr in arrays.items():
+            if other != name and np.may_share_memory(arrays[name], arr):
+                raise ValueError(
+                    f"{name} and {other} share memory; {name} is updated in place, so they must be "
+                    f"separate arrays (pass {name}.copy())"
+                )
 
 
 def label_array(Y: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -227,6 +252,9 @@ def fast_mlp_arrays(parameters, X, Y) -> tuple | None:
         return None
     if not (W1.base is None and b1.base is None and W2.base is None and b2.base is None):
         return None  # views: the general path makes sure they do not overlap
+    if (W1 is b1 or W1 is W2 or W1 is b2 or b1 is W2 or b1 is b2 or W2 is b2
+            or X is W1 or X is b1 or X is W2 or X is b2 or Y is W1 or Y is b1 or Y is W2 or Y is b2):
+        return None  # the same array twice: refused by the general path
     arrays = (X, Y, W1, b1, W2, b2)
     return arrays if Y.dtype is dtype else _with_labels(arrays, 1, dtype)
 

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastnn import _validation as v
 from fastnn import logreg, mlp
+from fastnn._fit import interrupted
 
 __all__ = ["LogisticRegression", "TwoLayerClassifier"]
 
@@ -79,8 +80,11 @@ class _BinaryClassifier(ClassifierMixin, BaseEstimator):
             return descend(_PROGRESS_CHUNK, on_chunk)
 
     def _finish(self, result) -> None:
+        """The fit's history; after Ctrl-C (the fitted attributes set already: the last
+        completed step's), ``KeyboardInterrupt`` again."""
         self.cost_history_ = result.costs.copy()
         self.n_iter_ = result.n_done
+        interrupted(result)
 
     def predict_proba(self, X) -> np.ndarray:
         """``(n_samples, 2)``: the probabilities of ``classes_[0]`` and ``classes_[1]``."""

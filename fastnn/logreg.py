@@ -12,17 +12,21 @@ Every function takes ``backend=`` (see :func:`fastnn.set_backend`) and ``check_f
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fastnn import _validation as v
 from fastnn._dispatch import resolve
-from fastnn._fit import check_fit, check_step, cost_printer, descend
+from fastnn._fit import check_fit, check_step, cost_printer, descend, interrupted
 from fastnn.tuning import get_num_threads
 
 __all__ = ["forward", "initialize_with_zeros", "model", "optimize", "predict", "propagate"]
 
 #: Costs are recorded (and printed) every this many iterations, as in the course.
 COST_EVERY = 100
+#: Doubles from this magnitude on round to inf in float32.
+_F32_LIMIT = 3.4028235677973366e38
 
 
 def initialize_with_zeros(dim: int, dtype=np.float64) -> tuple[np.ndarray, float]:
@@ -49,6 +53,11 @@ class _Inputs:
         self.dtype = dtype = v.compute_dtype(X, w)
         self.X = v.c_array(X, dtype)
         self.w = np.array(w, dtype=dtype, order="C") if copy_w else v.c_array(w, dtype)
+        if dtype == v.F32 and math.isfinite(b) and not abs(b) < _F32_LIMIT:
+            raise ValueError(
+                f"b = {b!r} overflows float32, the computation dtype of float32 X and w; "
+                "pass float64 data or a smaller b"
+            )
         self.b = np.array([b], dtype=dtype)
         if Y is not _UNLABELLED:
             Y = v.label_array(v.labels(Y, X.shape[1], 1, x_shape=X.shape), dtype)
@@ -76,7 +85,7 @@ def propagate(w, b, X, Y, *, backend: str | None = None, check_finite: bool = Tr
     """One forward and backward pass: ``({"dw": (n_x, 1), "db": float}, cost)``."""
     kernels = resolve(backend)
     fast = getattr(kernels, "fast_logreg_arrays", v.fast_logreg_arrays)(w, X, Y) if type(b) is float else None
-    if fast is not None:
+    if fast is not None and (fast[1].dtype is v.F64 or abs(b) < _F32_LIMIT):
         w, X, Y = fast
         dtype = X.dtype.type
         status, dw, db, cost = kernels.logreg_propagate(w, b, X, Y, get_num_threads())
@@ -113,21 +122,22 @@ def optimize(
     chunk, report = (COST_EVERY, cost_printer(COST_EVERY)) if print_cost else (None, None)
     w, b, dw, db, result = gradient_descent(
         w, b, X, Y, num_iterations, learning_rate, backend=backend, check_finite=check_finite,
-        chunk=chunk, on_chunk=report,
+        chunk=chunk, on_chunk=report, keep_every=COST_EVERY,
     )
-    costs = [float(c) for c in result.costs[::COST_EVERY]]
+    interrupted(result)
+    costs = [float(c) for c in result.costs]
     return {"w": w, "b": b}, {"dw": dw, "db": db}, costs
 
 
 def gradient_descent(
     w, b, X, Y, num_iterations, learning_rate, *, backend=None, check_finite=True, chunk=None,
-    on_chunk=None, what="optimize",
+    on_chunk=None, what="optimize", keep_every=1,
 ):
     """The engine of :func:`optimize` and :class:`fastnn.LogisticRegression`.
 
-    Returns ``(w, b, dw, db, descent)`` with every cost in ``descent.costs``; the loop runs
-    in the backend's ``logreg_descend`` kernel, in chunks of ``chunk`` iterations reported
-    to ``on_chunk(first_iteration, costs)``.
+    Returns ``(w, b, dw, db, descent)`` with every ``keep_every``-th cost in
+    ``descent.costs``; the loop runs in the backend's ``logreg_descend`` kernel, in chunks
+    of at most ``chunk`` iterations reported to ``on_chunk(first_iteration, costs)``.
     """
     kernels = resolve(backend)
     num_iterations = v.count(num_iterations, "num_iterations")
@@ -142,7 +152,7 @@ def gradient_descent(
             p.w, p.b, p.X, p.Y, learning_rate, costs, dw, db, check_finite, n_threads
         )
 
-    result = descend(run, num_iterations, chunk, on_chunk)
+    result = descend(run, num_iterations, 2.0 * p.X.size, chunk, on_chunk, keep_every)
     check_fit(result, p.named(), learning_rate, what)
     return p.w, p.dtype.type(p.b[0]), dw, p.dtype.type(db[0]), result
 

@@ -23,7 +23,7 @@ import numpy as np
 from fastnn import _validation as v
 from fastnn._backends import ACTIVATIONS
 from fastnn._dispatch import resolve
-from fastnn._fit import check_fit, check_step, cost_printer, descend
+from fastnn._fit import check_fit, check_step, cost_printer, descend, interrupted
 from fastnn.tuning import get_num_threads
 
 __all__ = [
@@ -87,6 +87,12 @@ def initialize_parameters(n_x: int, n_h: int, n_y: int, random_state=None, dtype
     dtype = np.dtype(dtype)
     if dtype not in (v.F32, v.F64):
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    n_params = n_h * n_x + n_h + n_y * n_h + n_y
+    if n_params > _MAX_PARAMETERS:
+        raise ValueError(
+            f"n_x={n_x}, n_h={n_h}, n_y={n_y} make {n_params:.3g} parameters "
+            f"({n_params * 8 / 2**30:.3g} GiB in float64): too many for this machine"
+        )
     rng = check_random_state(random_state)
     W1 = rng.standard_normal((n_h, n_x)) * 0.01
     W2 = rng.standard_normal((n_y, n_h)) * 0.01
@@ -97,6 +103,9 @@ def initialize_parameters(n_x: int, n_h: int, n_y: int, random_state=None, dtype
         "b2": np.zeros((n_y, 1), dtype=dtype),
     }
 
+
+#: More parameters than this would not fit any machine's memory (2^40 float64: 8 TiB).
+_MAX_PARAMETERS = 1 << 40
 
 _UNLABELLED = object()  # forward_propagation and predict take no labels
 
@@ -241,7 +250,7 @@ def train_step(
     act = activation_index(activation)
     learning_rate = v.positive(learning_rate, "learning_rate")
     net = _Net(parameters, X, Y)
-    targets = _in_place_targets(net)
+    targets = _in_place_targets(net, X, Y)
     costs = np.empty(1, v.F64)
     status, _ = kernels.mlp_descend(
         net.X, net.Y, *net.params, learning_rate, act, costs, check_finite, get_num_threads()
@@ -253,13 +262,14 @@ def train_step(
     return float(costs[0])
 
 
-def _in_place_targets(net: _Net) -> list[np.ndarray]:
+def _in_place_targets(net: _Net, X, Y) -> list[np.ndarray]:
     """The caller's parameter arrays, checked to be updatable in place.  The kernel works
     on ``net``'s arrays: the very same ones, or converted copies written back afterwards."""
     targets = []
     for name in PARAMETERS:
         given = net.given[name]
-        if not isinstance(given, np.ndarray) or given.dtype != net.dtype:
+        # a float of the computation dtype in either byte order (written back converted)
+        if not isinstance(given, np.ndarray) or given.dtype.newbyteorder("=") != net.dtype:
             got = given.dtype if isinstance(given, np.ndarray) else type(given).__name__
             raise TypeError(
                 f"train_step updates parameters in place: parameters[{name!r}] must be a "
@@ -268,6 +278,9 @@ def _in_place_targets(net: _Net) -> list[np.ndarray]:
         if not given.flags.writeable:
             raise ValueError(f"train_step updates parameters in place: parameters[{name!r}] is read-only")
         targets.append(given)
+    others = {"X": X, "Y": Y}
+    v.distinct({**dict(zip(PARAMETERS, targets)), **{k: a for k, a in others.items()
+                                                    if isinstance(a, np.ndarray)}}, PARAMETERS)
     return targets
 
 
@@ -295,22 +308,24 @@ def nn_model(
     X = v.data_array(X)
     parameters = initialize_parameters(n_x, n_h, n_y, random_state, v.compute_dtype(X))
     chunk, report = (PRINT_EVERY, cost_printer(PRINT_EVERY)) if print_cost else (None, None)
-    parameters, _ = gradient_descent(
+    parameters, result = gradient_descent(
         parameters, X, Y, num_iterations, learning_rate, activation, backend=backend,
-        check_finite=check_finite, chunk=chunk, on_chunk=report, what="nn_model",
+        check_finite=check_finite, chunk=chunk, on_chunk=report, what="nn_model", keep_every=0,
     )
+    interrupted(result)
     return parameters
 
 
 def gradient_descent(
     parameters, X, Y, num_iterations, learning_rate, activation="tanh", *, backend=None,
-    check_finite=True, chunk=None, on_chunk=None, what="nn_model",
+    check_finite=True, chunk=None, on_chunk=None, what="nn_model", keep_every=1,
 ):
     """The engine of :func:`nn_model` and :class:`fastnn.TwoLayerClassifier`.
 
-    Trains a copy of ``parameters``; returns ``(parameters, descent)`` with every cost in
-    ``descent.costs``.  The loop runs in the backend's ``mlp_descend`` kernel, in chunks of
-    ``chunk`` iterations reported to ``on_chunk(first_iteration, costs)``.
+    Trains a copy of ``parameters``; returns ``(parameters, descent)`` with every
+    ``keep_every``-th cost in ``descent.costs``.  The loop runs in the backend's
+    ``mlp_descend`` kernel, in chunks of at most ``chunk`` iterations reported to
+    ``on_chunk(first_iteration, costs)``.
     """
     kernels = resolve(backend)
     act = activation_index(activation)
@@ -328,7 +343,8 @@ def gradient_descent(
             net.X, net.Y, *net.params, learning_rate, act, costs, check_finite, n_threads
         )
 
-    result = descend(run, num_iterations, chunk, on_chunk)
+    work = net.W1.shape[0] * net.X.shape[1] * (2 * net.X.shape[0] + 2 * net.W2.shape[0] + 16)
+    result = descend(run, num_iterations, work, chunk, on_chunk, keep_every)
     check_fit(result, net.named(), learning_rate, what)
     return dict(zip(PARAMETERS, net.params)), result
 

@@ -61,7 +61,16 @@ def _g_prime(a: float, activation: int) -> float:
     return a * (1.0 - a)
 
 
-def _finite(*values: float) -> bool:
+#: Doubles below this magnitude round to a finite float32 (the midpoint between float32's
+#: largest value and 2^128); the loops compute in Python floats, so a float32 result must
+#: be checked against it to overflow where the other backends do.
+_F32_LIMIT = 3.4028235677973366e38
+
+
+def _finite(*values: float, dtype=np.float64) -> bool:
+    """Whether every value is finite in ``dtype`` (float32: after rounding to float32)."""
+    if dtype == np.float32:
+        return all(abs(v) < _F32_LIMIT for v in values)  # False for NaN too
     return all(math.isfinite(v) for v in values)
 
 
@@ -132,7 +141,7 @@ def logreg_propagate(w, b, X, Y, n_threads=1):
         return BAD_LABEL, None, 0.0, 0.0
     m = X.shape[1]
     dw, db, cost = _logreg_gradients(w.ravel().tolist(), float(b), X.tolist(), Yl[0], m)
-    status = OK if _finite(cost, db, *dw) else NONFINITE
+    status = OK if _finite(cost, db, *dw, dtype=X.dtype) else NONFINITE
     return status, _column(dw, X.dtype), db, cost
 
 
@@ -148,7 +157,7 @@ def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1)
         grad_w, grad_b, cost = _logreg_gradients(w_cur, b_cur, Xl, y, m)
         new_w = [w_cur[j] - learning_rate * grad_w[j] for j in range(len(w_cur))]
         new_b = b_cur - learning_rate * grad_b
-        if check and not _finite(cost, new_b, *new_w):
+        if check and not _finite(cost, new_b, *new_w, *grad_w, grad_b, dtype=X.dtype):
             break
         costs[i] = cost
         dw[:, 0] = grad_w
@@ -278,7 +287,7 @@ def mlp_gradients(X, Y, W1, b1, W2, b2, activation, n_threads=1):
         for k in range(m):
             loss += _log_loss(z_row[k], y_row[k])
     dW1, db1, dW2, db2 = _backward(Xl, Yl, W2.tolist(), A1, A2, activation, m, mean=False)
-    status = OK if _finite(loss, *_flat([dW1, db1, dW2, db2])) else NONFINITE
+    status = OK if _finite(loss, *_flat([dW1, db1, dW2, db2]), dtype=X.dtype) else NONFINITE
     dtype = X.dtype
     return status, loss, (_arrays(dtype, dW1)[0], _column(db1, dtype), _arrays(dtype, dW2)[0], _column(db2, dtype))
 
@@ -301,7 +310,7 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
         cost /= m
         grads = _backward(Xl, Yl, W2l, A1, A2, activation, m)
         new = [_step(P, dP, learning_rate) for P, dP in zip(params, grads)]
-        if check and not _finite(cost, *_flat(new)):
+        if check and not _finite(cost, *_flat(new), *_flat(grads), dtype=X.dtype):
             break
         costs[i] = cost
         params = new
