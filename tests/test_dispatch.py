@@ -64,7 +64,7 @@ def test_import_fastnn_loads_no_backend():
         import sys, fastnn
         heavy = ("numba", "llvmlite", "scipy", "sklearn", "torch", "matplotlib")
         print(sorted(m for m in sys.modules if m.split(".")[0] in heavy
-                     or m.startswith("fastnn._backends.") or m == "fastnn._cykernels"))
+                     or m.startswith("fastnn._backends.") or m.startswith("fastnn._cython")))
         """
     )
     assert result.returncode == 0, result.stderr

@@ -41,31 +41,29 @@ def linear(W, b, X, c0, n, Out):
     """``Out[j, i] = b[j] + sum_k W[j, k] X[k, c0 + i]`` for ``j < n_out``, ``i < n``.
 
     ``W (n_out, n_in)``, ``b (n_out, 1)``, ``X (n_in, *)``, ``Out (even(n_out), >= n)``.
-    Rows of ``X`` four at a time (the last group padded with zero weights on the last
-    row), the bias added in the first pass: one pass over ``Out`` per four inputs, each
-    row of ``X`` read once (``Out`` stays in L1).
+    Rows of ``X`` four at a time, the bias added in the first pass: one pass over ``Out``
+    per four inputs, each row of ``X`` read once (``Out`` stays in L1).
     """
     n_out, n_in = W.shape
     zero = W.dtype.type(0)
     c = np.uint64(c0)
     for k in range(0, n_in, 4):  # each row of X is read once, for every output row
+        # a last group of fewer than four rows reads the missing ones as zeros (zero
+        # weights alone would not do: 0 * inf is NaN where the row's answer is inf)
+        full = k + 4 <= n_in
         k1, k2, k3 = min(k + 1, n_in - 1), min(k + 2, n_in - 1), min(k + 3, n_in - 1)
         for j in range(0, n_out, 2):
             j1 = min(j + 1, n_out - 1)  # an odd last row pairs with Out's padding row
             a0, a1, a2, a3 = W[j, k], W[j, k1], W[j, k2], W[j, k3]
             d0, d1, d2, d3 = W[j1, k], W[j1, k1], W[j1, k2], W[j1, k3]
-            if j1 == j:
-                d0 = d1 = d2 = d3 = zero
-            if k + 1 >= n_in:
-                a1 = d1 = zero
-            if k + 2 >= n_in:
-                a2 = d2 = zero
-            if k + 3 >= n_in:
-                a3 = d3 = zero
             first = k == 0
             for i in range(n):
                 q = c + np.uint64(i)
                 x0, x1, x2, x3 = X[k, q], X[k1, q], X[k2, q], X[k3, q]
+                if not full:
+                    x1 = x1 if k + 1 < n_in else zero
+                    x2 = x2 if k + 2 < n_in else zero
+                    x3 = x3 if k + 3 < n_in else zero
                 u = a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
                 v = d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
                 if first:
