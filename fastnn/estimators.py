@@ -7,6 +7,10 @@ course-layout ``(n_features, n_samples)`` C-contiguous *view* the kernels read â
 per iteration â€” and runs the whole iteration loop in the backend's ``*_descend`` kernel
 (in chunks, with a progress bar when ``verbose``).
 
+``X`` and ``y`` may also be Dask arrays chunked along the samples (``pip install
+fastnn[dask]``): the fit then runs data-parallel on the active ``dask.distributed`` Client
+(see :mod:`fastnn._dask`) and the predictions are lazy Dask arrays.
+
 Needs scikit-learn (``pip install fastnn[sklearn]``): the estimators build on its
 ``BaseEstimator`` and input checks, and pass its ``check_estimator`` (binary-only tags).
 """
@@ -18,8 +22,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fastnn import _dask, logreg, mlp
 from fastnn import _validation as v
-from fastnn import logreg, mlp
 from fastnn._fit import interrupted
 
 __all__ = ["LogisticRegression", "TwoLayerClassifier"]
@@ -79,6 +83,42 @@ class _BinaryClassifier(ClassifierMixin, BaseEstimator):
 
             return descend(_PROGRESS_CHUNK, on_chunk)
 
+    def _fit_dask(self, X, y, chunk_fn, activation: int):
+        """The fit on Dask arrays (:mod:`fastnn._dask`), the same progress bar."""
+        max_iter = v.count(self.max_iter, "max_iter")
+        learning_rate = v.positive(self.learning_rate, "learning_rate")
+        self.dtype_ = self._dtype(X)
+        XT, Y, self.classes_ = _dask.prepare(X, y, self.dtype_)
+        self.n_features_in_ = X.shape[1]
+        params = self._start(X.shape[1])
+        what = f"{type(self).__name__}.fit"
+        args = (XT, Y, params, learning_rate, max_iter, chunk_fn, self.backend, activation)
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            with tqdm(total=max_iter, desc=type(self).__name__, unit="it", leave=True) as bar:
+
+                def on_step(_it: int, cost: float) -> None:
+                    bar.update()
+                    bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
+
+                costs, n_done = _dask.descend(*args, on_step, what)
+        else:
+            costs, n_done = _dask.descend(*args, None, what)
+        self._store(params)
+        self.cost_history_, self.n_iter_ = costs, n_done
+        return self
+
+    def _dask_scores(self, X, method: str, width: int | None = None, dtype=None):
+        """``method`` (an in-memory one of this estimator) over every chunk, lazily."""
+        check_is_fitted(self)
+        fitted = self
+
+        def score_block(block):
+            return getattr(fitted, method)(block)
+
+        return _dask.predict_blocks(X, score_block, width, self.dtype_ if dtype is None else dtype)
+
     def _finish(self, result) -> None:
         """The fit's history; after Ctrl-C (the fitted attributes set already: the last
         completed step's), ``KeyboardInterrupt`` again."""
@@ -88,13 +128,31 @@ class _BinaryClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """``(n_samples, 2)``: the probabilities of ``classes_[0]`` and ``classes_[1]``."""
+        if _dask.is_dask_array(X):
+            return self._dask_scores(X, "predict_proba", 2)
         p = self._probability(self._validate_predict(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X) -> np.ndarray:
         """The predicted labels, from ``classes_``: ``classes_[1]`` where its probability > 0.5."""
+        if _dask.is_dask_array(X):
+            check_is_fitted(self)
+            return self._dask_scores(X, "predict", dtype=self.classes_.dtype)
         p = self._probability(self._validate_predict(X))
         return self.classes_[(p > 0.5).astype(np.intp)]
+
+    def decision_function(self, X) -> np.ndarray:
+        """The output logits, shape ``(n_samples,)``; > 0 means ``classes_[1]``."""
+        if _dask.is_dask_array(X):
+            return self._dask_scores(X, "decision_function")
+        return self._logits(self._validate_predict(X))
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy (on Dask arrays: computed by Dask, chunk by chunk)."""
+        if _dask.is_dask_array(X) and sample_weight is None:
+            X, y = _dask.check_chunks(X, y)
+            return float((self.predict(X) == y).mean().compute())
+        return super().score(X, y, sample_weight)
 
 
 class LogisticRegression(_BinaryClassifier):
@@ -132,6 +190,8 @@ class LogisticRegression(_BinaryClassifier):
         self.verbose = verbose
 
     def fit(self, X, y):
+        if _dask.is_dask_array(X):
+            return self._fit_dask(X, y, _dask.logreg_chunk, 0)
         XT, Y = self._validate_fit(X, y)
         self.dtype_ = XT.dtype
         w, b = logreg.initialize_with_zeros(XT.shape[0], XT.dtype)
@@ -148,9 +208,16 @@ class LogisticRegression(_BinaryClassifier):
         self._finish(result)
         return self
 
-    def decision_function(self, X) -> np.ndarray:
-        """The logits ``X coef_.T + intercept_``, shape ``(n_samples,)``; > 0 means ``classes_[1]``."""
-        XT = self._validate_predict(X)
+    def _start(self, n_features: int) -> tuple:
+        return np.zeros((n_features, 1), self.dtype_), np.zeros((1, 1), self.dtype_)
+
+    def _store(self, params: tuple) -> None:
+        w, b = params
+        self.coef_ = w.T.copy()
+        self.intercept_ = b[0].copy()
+
+    def _logits(self, XT: np.ndarray) -> np.ndarray:
+        """``X coef_.T + intercept_``."""
         return (self.coef_ @ XT)[0] + self.intercept_[0]
 
     def _probability(self, XT: np.ndarray) -> np.ndarray:
@@ -191,6 +258,8 @@ class TwoLayerClassifier(_BinaryClassifier):
         self.verbose = verbose
 
     def fit(self, X, y):
+        if _dask.is_dask_array(X):
+            return self._fit_dask(X, y, _dask.mlp_chunk, mlp.activation_index(self.activation))
         XT, Y = self._validate_fit(X, y)
         self.dtype_ = XT.dtype
         mlp.activation_index(self.activation)
@@ -206,9 +275,15 @@ class TwoLayerClassifier(_BinaryClassifier):
         self._finish(result)
         return self
 
-    def decision_function(self, X) -> np.ndarray:
-        """The output logits ``Z2``, shape ``(n_samples,)``; > 0 means ``classes_[1]``."""
-        XT = self._validate_predict(X)
+    def _start(self, n_features: int) -> tuple:
+        params = mlp.initialize_parameters(n_features, self.n_hidden, 1, self.random_state, self.dtype_)
+        return tuple(params[k] for k in mlp.PARAMETERS)
+
+    def _store(self, params: tuple) -> None:
+        self.parameters_ = dict(zip(mlp.PARAMETERS, params))
+
+    def _logits(self, XT: np.ndarray) -> np.ndarray:
+        """The output logits ``Z2``."""
         _, cache = mlp.forward_propagation(XT, self.parameters_, self.activation, backend=self.backend)
         return cache["Z2"][0]
 
