@@ -5,7 +5,8 @@
     pytest benches --benchmark-only --fastnn-threads 1   # steadier on a busy shared host
 
 One benchmark group per case, every row in it; speed-ups against the lecture's loop (dot
-case) and the numpy backend go to ``extra_info`` and into a table at the end of the run.
+case) and the numpy backend, with their spreads, go to ``extra_info`` and into a table at
+the end of the run (unsteady figures marked, as in ``fastnn bench``).
 The host's BLAS, thread counts and fastnn's backends go to the machine info of saved runs.
 """
 

@@ -39,6 +39,7 @@ def test_bench(benchmark, case, row, bench_mode, bench_peaks, bench_results, cas
         {
             "speedup_vs_loop": r.speedup_vs_loop,
             "speedup_vs_numpy": r.speedup_vs_numpy,
+            "speedup_vs_numpy_spread": r.speedup_vs_numpy_spread,
             "gflops": r.gflops,
             "gbps": r.gbps,
             "pct_peak_flops": r.pct_peak_flops,

@@ -45,9 +45,10 @@ def _parser() -> argparse.ArgumentParser:
         "bench",
         help="run the benchmark cases, print the table, save JSON (and a chart)",
         description="Time the lecture's dot product, logreg.propagate, mlp.train_step and whole fits in "
-        "every fastnn backend (and PyTorch / scikit-learn when installed); print per case the median "
-        "time per call, speed-ups against the loop and the numpy backend, and rates against the host's "
-        "measured peaks.",
+        "every fastnn backend (and PyTorch eager and torch.compile, JAX jax.jit, scikit-learn when "
+        "installed); print per case the median time per call, speed-ups against the loop and the numpy "
+        "backend, each with its spread (half the interquartile range) and a '?' on unsteady figures, and "
+        "rates against the host's measured peaks. The numba kernels are compiled first (fastnn warmup).",
     )
     speed = bench.add_mutually_exclusive_group()
     speed.add_argument(
@@ -113,7 +114,39 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-startup", action="store_true", help="skip the start-up figures (import time, numba first call)"
     )
+    bench.add_argument(
+        "--mixed",
+        action="store_true",
+        help="time fastnn as users meet it: no waiting for the threads of the previous row to sleep, "
+        "and a multi-threaded np.dot right before each batch, so NumPy's BLAS thread pool is awake "
+        "and spinning while the row runs (default: each batch after the process has gone quiet)",
+    )
+    bench.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="do not compile the numba kernels before timing (fastnn warmup; by default it runs when "
+        "the numba backend is selected, and its time is printed and saved)",
+    )
     bench.add_argument("--list", action="store_true", help="list the selected cases and rows, run nothing")
+    docs = bench.add_argument_group(
+        "tables from a saved run",
+        "Run nothing: read the JSON of an earlier run and print or write its tables.",
+    )
+    docs.add_argument("--report", metavar="RUN.json", help="print the saved run's header and table")
+    docs.add_argument(
+        "--markdown",
+        nargs="?",
+        const="all",
+        metavar="NAME",
+        help="with --report: print markdown tables instead: NAME is summary (one table for the README), "
+        "dot, propagate, train_step, fits, all (default), or a substring of case names",
+    )
+    docs.add_argument(
+        "--update-doc",
+        metavar="FILE.md",
+        help="with --report: replace the text between '<!-- fastnn-bench:begin NAME -->' and "
+        "'<!-- fastnn-bench:end NAME -->' in FILE.md with the markdown tables of NAME",
+    )
 
     warmup = commands.add_parser(
         "warmup",
@@ -185,10 +218,51 @@ def _startup(mode, skip: bool) -> dict:
     return measure_startup(mode.import_repeat, numba_cold=mode.numba_cold_start)
 
 
+def _saved_report(args) -> int:
+    from fastnn.bench import docs, report
+    from fastnn.bench.results import lecture_headline
+
+    try:
+        run, results = docs.load_run(args.report)
+        if args.update_doc:
+            names = docs.update_doc(args.update_doc, run, results)
+            print(f"{args.update_doc}: tables {', '.join(names)} from {args.report}")
+        elif args.markdown is not None:
+            print(docs.markdown(run, results, args.markdown))
+        else:
+            print(report.format_header(run), end="\n\n")
+            print(report.format_table(results))
+            dot = next((c for c in results if c.kind == "dot"), None)
+            if dot is not None:
+                print(report.format_headline(lecture_headline(dot)))
+    except (OSError, ValueError) as exc:  # a missing or broken file, a name that selects nothing
+        print(f"fastnn bench: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _warmup_numba(cases, selection, required, skip: bool) -> dict | None:
+    """``fastnn warmup`` for the cases' dtypes when the numba backend will run."""
+    from fastnn.bench.startup import warm_numba
+
+    if "numba" not in selection.backends and not any("numba" in rows for rows in required.values()):
+        return None
+    if skip:
+        return {"skipped": "--no-warmup"}
+    print("fastnn bench: compiling the numba kernels first (fastnn warmup) ...", file=sys.stderr)
+    return warm_numba(sorted({c.dtype for c in cases}))
+
+
 def _bench(args, argv: list[str]) -> int:
     from fastnn.bench import check, host, peers, report
+    from fastnn.bench.results import lecture_headline
     from fastnn.bench.runner import FULL, QUICK, Selection, run_benchmarks, thread_limit
 
+    if args.report:
+        return _saved_report(args)
+    if args.markdown is not None or args.update_doc:
+        print("fastnn bench: --markdown and --update-doc need --report RUN.json", file=sys.stderr)
+        return 2
     mode = FULL if args.mode == "full" else QUICK
     for name in ("repeat", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -196,6 +270,8 @@ def _bench(args, argv: list[str]) -> int:
             return 2
     if args.repeat is not None:
         mode = mode.with_repeat(args.repeat)
+    if args.mixed:
+        mode = dataclasses.replace(mode, schedule="mixed")
     selection = Selection(backends=args.backends, peers=args.peers)
     cases, required = _selected_cases(args)
     if not cases:
@@ -214,6 +290,8 @@ def _bench(args, argv: list[str]) -> int:
         "mode": dataclasses.asdict(mode),
         "selection": dataclasses.asdict(selection),
     }
+    run["warmup"] = _warmup_numba(cases, selection, required, args.no_warmup)
+    print(report.format_warmup(run["warmup"]), flush=True)
     print("fastnn bench: describing the host and measuring its peaks ...", file=sys.stderr)
     # load the backends and peers first: their thread pools must exist for --threads to limit them
     host.describe_host()
@@ -230,7 +308,11 @@ def _bench(args, argv: list[str]) -> int:
         results = run_benchmarks(cases, mode, selection, required=required, peaks=run["peaks"])
     run["cases"] = [r.to_dict() for r in results]
     print(report.format_table(results))
-    # after the cases: in --quick the numba kernels they compiled make the warm figure cheap
+    dot = next((c for c in results if c.kind == "dot"), None)
+    if dot is not None:
+        run["headline"] = lecture_headline(dot)
+        print(report.format_headline(run["headline"]))
+    # after the cases: the start-up subprocesses would compete with the timed rows
     run["startup"] = _startup(mode, args.no_startup)
     print()
     print(report.format_startup(run["startup"]))

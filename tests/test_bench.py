@@ -20,7 +20,7 @@ import pytest
 
 import fastnn
 from fastnn.__main__ import main
-from fastnn.bench import check, host, report, runner, startup, timing
+from fastnn.bench import check, docs, host, report, runner, startup, timing
 from fastnn.bench.cases import (
     BACKENDS,
     LOOP_ROW,
@@ -31,7 +31,18 @@ from fastnn.bench.cases import (
     all_cases,
     select_cases,
 )
-from fastnn.bench.results import ERROR, OK, SKIPPED, UNAVAILABLE, CaseResult, RowResult, case_result, derive
+from fastnn.bench.results import (
+    ERROR,
+    MARK,
+    OK,
+    SKIPPED,
+    UNAVAILABLE,
+    CaseResult,
+    RowResult,
+    case_result,
+    derive,
+    lecture_headline,
+)
 
 SMALL_STEP = "train_step[2x4x400,float64]"
 
@@ -69,8 +80,11 @@ def test_rows_put_the_references_first():
         if case.kind == "dot":
             assert rows[:4] == [LOOP_ROW, "list-loop", "np.dot", NP_DOT_1T_ROW]
     fits = {c.kind: {r.name for r in c.rows()} for c in all_cases() if c.is_fit}
-    assert {"torch", "torch-autograd", "sklearn-mlp"} <= fits["nn_model"]
-    assert {"torch", "torch-autograd", "sklearn-lbfgs"} <= fits["optimize"]
+    compiling = {"torch-compile", "jax-jit"}
+    assert {"torch", "torch-autograd", "sklearn-mlp"} | compiling <= fits["nn_model"]
+    assert {"torch", "torch-autograd", "sklearn-lbfgs"} | compiling <= fits["optimize"]
+    step = next(c for c in all_cases() if c.kind == "train_step")
+    assert all(r.jit == (r.name in compiling) for r in step.rows())
 
 
 def test_select_cases_by_substring():
@@ -306,7 +320,9 @@ def test_unavailable_backend_gets_the_dispatch_reason(monkeypatch):
 def test_run_case_interleaves_and_derives():
     case = Case("propagate", (("n_x", 2), ("m", 10)))
     selection = runner.Selection(backends=("numpy", "python"), peers=())
-    result = runner.run_case(case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4, python_budget=math.inf), selection)
+    result = runner.run_case(
+        case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4, python_budget=math.inf), selection
+    )
     assert [r.row for r in result.rows] == ["numpy", "python"]
     for r in result.rows:
         assert r.status == OK and len(r.times) == 3 and r.batch >= 1 and r.median > 0
@@ -328,11 +344,12 @@ def test_interleave_takes_every_row_once_per_round():
 def test_interleave_changes_the_order_round_to_round_the_same_way_each_run():
     """No row always runs right after the same other row (a spinning thread pool left by
     one library's call would slow its follower in every round); the orders are seeded."""
+
     def orders():
         calls = []
         timers = [lambda i=i: calls.append(i) or 1.0 for i in range(4)]
         timing.interleave(timers, [20] * 4, [[] for _ in range(4)])
-        return [tuple(calls[r * 4:(r + 1) * 4]) for r in range(20)]
+        return [tuple(calls[r * 4 : (r + 1) * 4]) for r in range(20)]
 
     first = orders()
     assert all(sorted(o) == [0, 1, 2, 3] for o in first)
@@ -347,7 +364,7 @@ def test_settle_waits_for_a_running_thread_and_not_otherwise(monkeypatch, tmp_pa
     me, worker = threading.get_native_id(), 12
     for tid in (me, worker):
         (tmp_path / str(tid)).mkdir()
-    monkeypatch.setattr(timing._threads, "_TASKS", str(tmp_path))
+    monkeypatch.setattr(timing, "_TASKS", str(tmp_path))
     clock = [0.0]
 
     def sleep(seconds):
@@ -363,9 +380,13 @@ def test_settle_waits_for_a_running_thread_and_not_otherwise(monkeypatch, tmp_pa
     assert timing.settle(timeout=0.3, poll=0.01) == 0.0  # a sleeping thread is not waited for
     state("R")
     clock[0] = 0.0
-    monkeypatch.setattr(timing, "time", types.SimpleNamespace(
-        perf_counter=lambda: clock[0],
-        sleep=lambda s: sleep(s) or (clock[0] >= 0.1 and state("S"))))
+    monkeypatch.setattr(
+        timing,
+        "time",
+        types.SimpleNamespace(
+            perf_counter=lambda: clock[0], sleep=lambda s: sleep(s) or (clock[0] >= 0.1 and state("S"))
+        ),
+    )
     assert timing.settle(timeout=0.3, poll=0.01) == pytest.approx(0.1, abs=0.011)
     state("R")
     clock[0] = 0.0
@@ -499,6 +520,7 @@ def test_cli_check_exit_status_follows_the_floors(monkeypatch, tmp_path, capsys,
         "--peers",
         "none",
         "--check",
+        "--no-warmup",
     ]
     fake_peaks = {
         "gemm_n": 1,
@@ -554,7 +576,9 @@ def test_a_row_failing_while_timed_is_reported_and_the_others_go_on(monkeypatch)
     monkeypatch.setattr(runner.Prepared, "sample", sample)
     case = Case("propagate", (("n_x", 2), ("m", 10)))
     selection = runner.Selection(backends=("numpy", "python"), peers=())
-    result = runner.run_case(case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4, python_budget=math.inf), selection)
+    result = runner.run_case(
+        case, tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4, python_budget=math.inf), selection
+    )
     numpy_row, python_row = result.rows
     assert numpy_row.status == OK and len(numpy_row.times) == 3
     assert (
@@ -641,3 +665,385 @@ def test_a_call_longer_than_a_batch_gets_no_untimed_call(monkeypatch):
     row = RowResult("numpy", "fastnn numpy", "backend")
     prepared = runner.Prepared(row, fn, number=1, rounds=2, batch_seconds=2.0, per_call=3.0)
     assert [prepared.sample(), prepared.sample()] == [3.0, 3.0] and len(calls) == 2
+
+
+# --- spreads and marks: the table tells the truth on a busy host ----------------------------
+
+
+def jittered(center: float, rel: float, n: int = 9) -> list[float]:
+    """``n`` made-up samples spread evenly over ``center * (1 ± rel)``."""
+    return [center * (1 + rel * (2 * i / (n - 1) - 1)) for i in range(n)]
+
+
+def made_up_step_with_a_noisy_row() -> CaseResult:
+    (case,) = select_cases([SMALL_STEP])
+    result = case_result(case)
+    result.rows = [
+        RowResult("numpy", "fastnn numpy", "backend", times=jittered(1e-4, 0.01)),
+        RowResult("numba", "fastnn numba", "backend", times=jittered(1e-5, 0.02)),  # steady
+        RowResult("torch", "PyTorch eager", "peer", times=jittered(2e-4, 0.6)),  # a busy neighbour
+        RowResult("jax-jit", "JAX", "peer", times=[5e-5, 5e-5]),  # too few rounds
+    ]
+    return derive(result)
+
+
+def test_a_noisy_row_is_marked_and_a_steady_one_is_not():
+    result = made_up_step_with_a_noisy_row()
+    numpy_row, numba, torch, jax = result.rows
+    assert numba.time_spread["unsteady"] is None and numba.speedup_vs_numpy_spread["unsteady"] is None
+    assert math.isclose(numba.speedup_vs_numpy, 10.0)
+    assert numba.speedup_vs_numpy_spread["q1"] < 10.0 < numba.speedup_vs_numpy_spread["q3"]
+    assert torch.time_spread["unsteady"].startswith("IQR") and torch.time_spread["rel_iqr"] > 0.5
+    assert torch.speedup_vs_numpy_spread["unsteady"]
+    assert jax.time_spread["unsteady"] == "2 rounds < 3" and jax.speedup_vs_numpy_spread["unsteady"]
+    assert numpy_row.speedup_vs_numpy == 1.0 and numpy_row.speedup_vs_numpy_spread is None
+
+    lines = {line.split()[0]: line for line in report.format_table([result]).splitlines() if line.strip()}
+    assert MARK not in lines["numba"] and MARK not in lines["numpy"]
+    assert "10x ±" in lines["numba"]
+    assert lines["torch"].count(MARK) == 2 and lines["jax-jit"].count(MARK) == 2  # time and ratio
+    assert any(line.startswith(f"{MARK} marks an unsteady figure") for line in lines.values())
+    assert report.LEGEND in report.format_table([result])
+
+    doc = json.loads(report.to_json({"cases": [result.to_dict()]}))
+    rows = {r["row"]: r for r in doc["cases"][0]["rows"]}
+    assert rows["torch"]["speedup_vs_numpy_spread"]["unsteady"]
+    assert rows["numba"]["time_spread"]["unsteady"] is None and rows["numba"]["time_spread"]["rounds"] == 9
+
+
+def test_a_figure_shows_its_spread_and_mark():
+    steady = {"rel_iqr": 0.04, "rounds": 7, "unsteady": None}
+    assert report.figure("4.12x", steady) == "4.12x ±2%"
+    assert report.figure("4.12x", dict(steady, rel_iqr=0.001)) == "4.12x ±<1%"
+    assert report.figure("31 ms", dict(steady, rel_iqr=0.3, unsteady="IQR")) == f"31 ms ±15%{MARK}"
+    assert report.figure("2.1 s", {"rel_iqr": 0.0, "rounds": 1, "unsteady": "1 round"}) == f"2.1 s {MARK}"
+    assert report.figure("", steady) == "" and report.figure("1x", None) == "1x"
+
+
+def made_up_lecture(noisy: str) -> CaseResult:
+    """The dot case; the ``noisy`` np.dot row has a wide spread of ratios to the loop."""
+    (case,) = select_cases(["dot"])
+    result = case_result(case)
+    loop = jittered(0.3, 0.01)
+    result.rows = [
+        RowResult(LOOP_ROW, "loop", "baseline", times=loop),
+        RowResult("np.dot", "np.dot, all BLAS threads", "baseline", times=jittered(1e-3, 0.01)),
+        RowResult(NP_DOT_1T_ROW, "np.dot, one BLAS thread", "baseline", times=jittered(1.5e-3, 0.01)),
+    ]
+    result.row(noisy).times = [t * f for t, f in zip(result.row(noisy).times, [1, 3, 1, 2, 1, 4, 1, 1, 3])]
+    return derive(result)
+
+
+def test_the_lecture_headline_quotes_the_steadier_np_dot_and_says_which():
+    headline = lecture_headline(made_up_lecture(noisy="np.dot"))
+    assert headline["row"] == NP_DOT_1T_ROW and headline["other"]["row"] == "np.dot"
+    assert math.isclose(headline["speedup_vs_loop"], 200.0)
+    text = report.format_headline(headline)
+    assert text.startswith("lecture: vectorized is 200x ±") and "one BLAS thread" in text
+    assert "the steadier of the two np.dot rows" in text
+    other = report.figure(
+        report.format_ratio(headline["other"]["speedup_vs_loop"]), headline["other"]["spread"]
+    )
+    assert other.endswith(MARK) and other in text  # the noisy figure is quoted with its mark
+
+    headline = lecture_headline(made_up_lecture(noisy=NP_DOT_1T_ROW))
+    assert headline["row"] == "np.dot" and "np.dot on all BLAS threads" in report.format_headline(headline)
+
+
+def test_a_marked_headline_keeps_its_mark():
+    result = made_up_lecture(noisy="np.dot")
+    result.row(NP_DOT_1T_ROW).times = result.row(NP_DOT_1T_ROW).times[:2]  # too few rounds
+    derive(result)
+    headline = lecture_headline(result)
+    assert headline["spread"]["unsteady"]
+    assert f"x {MARK}" in report.format_headline(headline) or f"%{MARK}" in report.format_headline(headline)
+
+
+def test_check_lines_carry_the_mark_of_an_unsteady_ratio():
+    noisy = made_up_step_with_a_noisy_row()
+    floor = check.Floor(SMALL_STEP, "torch", "numpy", 0.0, "made-up floor")
+    (outcome,) = check.evaluate([noisy], floors=(floor,), in_ci=False)
+    assert outcome.status == "PASS" and outcome.unsteady and f"x{MARK}" in outcome.line()
+
+
+# --- tables for the docs from a saved run ----------------------------------------------------
+
+
+def saved_run(tmp_path) -> str:
+    run = {
+        "schema": report.SCHEMA,
+        "created": "2000-01-01T00:00:00",
+        "mode": dataclasses.asdict(runner.QUICK),
+        "host": host.describe_host(),
+        "cases": [made_up_lecture(noisy="np.dot").to_dict(), made_up_step_with_a_noisy_row().to_dict()],
+    }
+    run["host"]["cpu"]["model"] = "Made-up CPU"
+    run["host"]["versions"]["numpy"] = "2.0"
+    path = tmp_path / "run.json"
+    path.write_text(report.to_json(run))
+    return str(path)
+
+
+def test_markdown_tables_from_a_saved_run(tmp_path):
+    run, results = docs.load_run(saved_run(tmp_path))
+    assert [c.case for c in results] == ["dot[1000000,float64]", SMALL_STEP]
+    assert results[1].row("numba").speedup_vs_numpy_spread["unsteady"] is None  # derived again
+
+    table = docs.markdown(run, results, "train_step")
+    assert f"**`{SMALL_STEP}`**" in table and "| row | time/call | vs numpy |" in table
+    assert "| fastnn numba | 10 µs ±" in table and "| 10x ±" in table
+    assert "| PyTorch eager |" in table and f"%{MARK} |" in table
+    assert report.LEGEND in table and "Made-up CPU" in table and "numpy 2.0" in table
+
+    summary = docs.markdown(run, results, "summary")
+    assert summary.startswith("The lecture's experiment: vectorized is 200x ±")
+    assert "| case | numpy backend | numba vs numpy | fastest peer vs numpy |" in summary
+    assert f"| `{SMALL_STEP}` | 100 µs ±" in summary and "| jax-jit 2x " in summary
+    assert "| vs loop |" in docs.markdown(run, results, "dot")
+    assert docs.markdown(run, results, "all").count("**`") == 2
+    with pytest.raises(ValueError, match="no case of the run matches 'fits'"):
+        docs.markdown(run, results, "fits")
+
+
+def test_update_doc_replaces_only_the_marked_blocks(tmp_path):
+    run_path = saved_run(tmp_path)
+    doc = tmp_path / "README.md"
+    doc.write_text(
+        "# Title\n\nkept\n<!-- fastnn-bench:begin summary -->\nold table\n<!-- fastnn-bench:end summary -->\n"
+        "between\n<!-- fastnn-bench:begin train_step -->\n<!-- fastnn-bench:end train_step -->\nend\n"
+    )
+    run, results = docs.load_run(run_path)
+    assert docs.update_doc(doc, run, results) == ["summary", "train_step"]
+    text = doc.read_text()
+    assert "old table" not in text and text.startswith("# Title\n\nkept\n") and text.endswith("\nend\n")
+    assert (
+        docs.markdown(run, results, "summary") in text and docs.markdown(run, results, "train_step") in text
+    )
+    assert docs.update_doc(doc, run, results) and doc.read_text() == text  # idempotent
+    (tmp_path / "plain.md").write_text("no markers\n")
+    with pytest.raises(ValueError, match="no <!-- fastnn-bench:begin NAME -->"):
+        docs.update_doc(tmp_path / "plain.md", run, results)
+
+
+def test_cli_report_markdown_and_update_doc(tmp_path, capsys):
+    run_path = saved_run(tmp_path)
+    assert main(["bench", "--report", run_path]) == 0
+    out = capsys.readouterr().out
+    assert "fastnn bench --quick" in out and SMALL_STEP in out and "lecture: vectorized is 200x" in out
+    assert main(["bench", "--report", run_path, "--markdown", "summary"]) == 0
+    assert "| case | numpy backend |" in capsys.readouterr().out
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- fastnn-bench:begin dot -->\n<!-- fastnn-bench:end dot -->\n")
+    assert main(["bench", "--report", run_path, "--update-doc", str(doc)]) == 0
+    assert "| loop |" in doc.read_text()
+    assert main(["bench", "--report", run_path, "--markdown", "no such case"]) == 2
+    assert main(["bench", "--markdown"]) == 2  # needs --report
+
+
+# --- the mixed schedule, the numba warm-up, the first calls ------------------------------------
+
+
+def test_the_mixed_schedule_runs_numpy_work_before_each_batch_and_never_waits(monkeypatch):
+    events = []
+    monkeypatch.setattr(runner, "settle", lambda: events.append("settle") or 0.0)
+    monkeypatch.setattr(runner, "numpy_work", lambda dtype: lambda: events.append(f"np.dot {dtype}"))
+
+    def sample(self) -> float:  # what Prepared.sample does around the timed batch
+        if self.before_batch is not None:
+            self.before_batch()
+        return 1e-6
+
+    monkeypatch.setattr(runner.Prepared, "sample", sample)
+    monkeypatch.setattr(runner, "calibrate", lambda fn, batch_seconds: (4, 1e-6))  # not one long call
+    case = Case("propagate", (("n_x", 2), ("m", 10)), "float32")
+    selection = runner.Selection(backends=("numpy",), peers=())
+    mixed = tiny_mode(rounds=3, min_rounds=3, batch_seconds=1e-4, schedule="mixed")
+    result = runner.run_case(case, mixed, selection)
+    assert events == ["np.dot float32"] * 3 and len(result.rows[0].times) == 3
+    events.clear()
+    result = runner.run_case(case, dataclasses.replace(mixed, schedule="quiet"), selection)
+    assert events == ["settle"] * 3 and result.rows[0].status == OK
+
+
+def test_numpy_work_wakes_the_blas_threads():
+    work = runner.numpy_work("float64")
+    assert work().shape == (runner.NUMPY_WORK_N, runner.NUMPY_WORK_N)
+    assert runner.NUMPY_WORK_N**3 >= 64**3  # OpenBLAS runs smaller products on one thread
+
+
+def test_prepared_sample_runs_the_numpy_work_between_warm_call_and_batch(monkeypatch):
+    events = []
+    monkeypatch.setattr(runner, "time_batch", lambda fn, number: events.append("batch") or 1e-6)
+    row = RowResult("numba", "fastnn numba", "backend")
+    prepared = runner.Prepared(
+        row,
+        lambda: events.append("call"),
+        number=10,
+        batch_seconds=1e-3,
+        per_call=1e-6,
+        before_batch=lambda: events.append("numpy"),
+    )
+    prepared.sample()
+    assert events == ["call", "numpy", "batch"]
+
+
+def test_cli_warms_up_numba_first_and_records_it(monkeypatch, tmp_path, capsys):
+    calls = []
+    summary = {
+        "groups": 8,
+        "specializations": 40,
+        "compiled": 0,
+        "dtypes": ("float64",),
+        "seconds": 1.5,
+        "seconds_per_group": {},
+        "processes": 2,
+        "cache_dir": "/made/up",
+    }
+    monkeypatch.setattr(startup, "warm_numba", lambda dtypes: calls.append(tuple(dtypes)) or summary)
+    monkeypatch.setattr(host, "measure_peaks", lambda repeat: {})
+    path = tmp_path / "run.json"
+    args = [
+        "bench",
+        "--cases",
+        SMALL_STEP,
+        "--repeat",
+        "1",
+        "--no-startup",
+        "--peers",
+        "none",
+        "--backends",
+        "numpy,numba",
+        "--json",
+        str(path),
+    ]
+    assert main(args) == 0
+    assert calls == [("float64",)]
+    assert "warm-up  numba: 8 kernel groups, float64: 40 compiled functions" in capsys.readouterr().out
+    assert json.loads(path.read_text())["warmup"]["seconds"] == 1.5
+    assert main([*args, "--no-warmup"]) == 0 and len(calls) == 1
+    assert json.loads(path.read_text())["warmup"] == {"skipped": "--no-warmup"}
+    assert main([*args[:-4], "--backends", "numpy", "--json", str(path)]) == 0 and len(calls) == 1
+    assert json.loads(path.read_text())["warmup"] is None
+
+
+def test_numba_first_calls_are_measured_one_per_interpreter(monkeypatch):
+    runs = []
+
+    def fake_run(snippet, args=(), env_extra=None, timeout=600.0):
+        runs.append((tuple(args), (env_extra or {}).get("NUMBA_CACHE_DIR")))
+        return {"load": 0.1, "first_call": 2.0 if len(runs) % 2 else 0.5, "second_call": 1e-5}
+
+    monkeypatch.setattr(startup, "_run", fake_run)
+    cold = startup.measure_numba_first_calls(cold=True)
+    assert set(cold) == {"train_step", "propagate"}
+    assert cold["train_step"]["cold"]["first_call"] == 2.0 and cold["train_step"]["warm"]["first_call"] == 0.5
+    assert [a for a, _ in runs] == [("train_step",)] * 2 + [("propagate",)] * 2
+    dirs = [d for _, d in runs]
+    assert dirs[0] == dirs[1] != dirs[2] == dirs[3] and None not in dirs  # a fresh cache per call
+    runs.clear()
+    warm = startup.measure_numba_first_calls(cold=False)
+    assert "cold" not in warm["propagate"] and all(d is None for _, d in runs)
+    text = report.format_startup({"numba": cold})
+    assert "mlp.train_step (2, 4, 400) float64" in text and "logreg.propagate (2, 400) float64" in text
+    assert "cold cache 2 s, warm cache 500 ms" in text
+
+
+# --- compiling peers: compiled in the untimed warm-up, same numbers as fastnn ----------------------
+
+
+def test_a_jit_row_compiles_in_the_untimed_warm_up_even_after_a_probe(monkeypatch):
+    """A fit's row is probed on a smaller case first; a JIT row compiles again at the case's
+    own shapes, and that call must not be the first timed one."""
+    compiled_for = set()
+    timed_before_compiling = []
+
+    def make(case, data):
+        def fit():
+            compiled_for.add(case)
+
+        return fit
+
+    real_calibrate = runner.calibrate
+
+    def calibrate(fn, batch_seconds):
+        timed_before_compiling.append(fit_case not in compiled_for)
+        return real_calibrate(fn, batch_seconds)
+
+    monkeypatch.setattr(runner, "calibrate", calibrate)
+    fit_case = Case("nn_model", (("n_x", 2), ("n_h", 4), ("m", 400)), "float64", 200, "planar")
+    row = Row("jitted", "a JIT peer", "peer", make, jit=True)
+    prepared = runner.prepare_row(fit_case, row, {}, tiny_mode())
+    assert prepared.fn is not None and prepared.result.estimate is not None  # probed
+    assert len(compiled_for) == 2 and timed_before_compiling == [False]
+
+
+def _plain(x):
+    """A peer's tensor or array, a dict or list of them, or a float, as NumPy."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return np.asarray(x.detach() if hasattr(x, "detach") else x, dtype=np.float64)
+
+
+AGREEMENT_CASES = [
+    Case("train_step", (("n_x", 3), ("n_h", 4), ("m", 50)), "float64"),
+    Case("train_step", (("n_x", 3), ("n_h", 4), ("m", 50)), "float32"),
+    Case("propagate", (("n_x", 5), ("m", 40)), "float64"),
+    Case("nn_model", (("n_x", 2), ("n_h", 4), ("m", 400)), "float64", 30, "planar"),
+    Case("optimize", (("n_x", 20), ("m", 60)), "float64", 250),
+]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("case", AGREEMENT_CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "peer", ["jax-jit", "torch", "torch-autograd", pytest.param("torch-compile", marks=pytest.mark.slow)]
+)
+def test_peer_rows_compute_what_the_numpy_backend_computes(peer, case):
+    pytest.importorskip("jax" if peer.startswith("jax") else "torch")
+    data = case.build()
+    rows = {r.name: r for r in case.rows()}
+    calls = 3 if case.kind == "train_step" else 1  # three steps: the parameters move alike
+    expected, got = rows["numpy"].make(case, data), rows[peer].make(case, data)
+    want, have = [expected() for _ in range(calls)], [got() for _ in range(calls)]
+    if case.kind == "propagate":  # (grads, cost)
+        want, have = (
+            [[w[0]["dw"], w[0]["db"], w[1]] for w in want],
+            [[h[0]["dw"], h[0]["db"], h[1]] for h in have],
+        )
+    elif case.kind == "nn_model":  # parameters
+        want, have = (
+            [[w[k] for k in ("W1", "b1", "W2", "b2")] for w in want],
+            [[h[k] for k in ("W1", "b1", "W2", "b2")] for h in have],
+        )
+    elif case.kind == "optimize":  # ({"w", "b"}, costs); fastnn's has the grads in the middle
+        want, have = (
+            [[w[0]["w"], w[0]["b"], w[2]] for w in want],
+            [[h[0]["w"], h[0]["b"], h[1]] for h in have],
+        )
+    rtol = 1e-5 if case.dtype == "float32" else 1e-10
+    for w, h in zip(_plain(want), _plain(have), strict=True):
+        for a, b in zip(w, h, strict=True) if isinstance(w, list) else [(w, h)]:
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_missing_peers_are_unavailable_with_the_import_error(monkeypatch):
+    from fastnn.bench import peers
+
+    real_import = peers.importlib.import_module
+
+    def no_jax_no_torch(name, *args):
+        if name.split(".")[0] in ("jax", "torch"):
+            raise ImportError(f"No module named '{name}'")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(peers.importlib, "import_module", no_jax_no_torch)
+    case = AGREEMENT_CASES[0]
+    for row in case.rows():
+        if row.name in ("jax-jit", "torch-compile"):
+            prepared = runner.prepare_row(case, row, case.build(), tiny_mode())
+            assert prepared.result.status == UNAVAILABLE
+            assert "is not installed (No module named" in prepared.result.reason
+    info = peers.describe(("jax", "torch"))
+    assert not info["jax"]["available"] and "pip install 'jax[cpu]'" in info["jax"]["reason"]

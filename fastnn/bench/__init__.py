@@ -5,14 +5,16 @@ suite (``benches/``):
 
 :mod:`~fastnn.bench.cases`    the cases (the lecture's dot product, ``propagate``,
                               ``train_step``, whole fits) and their rows
-:mod:`~fastnn.bench.peers`    PyTorch and scikit-learn rows, when installed
+:mod:`~fastnn.bench.peers`    PyTorch (eager, ``torch.compile``), JAX and scikit-learn rows
 :mod:`~fastnn.bench.timing`   batches, calibration, interleaved rounds, medians
-:mod:`~fastnn.bench.runner`   modes (quick, full), budgets, thread limits, running the cases
-:mod:`~fastnn.bench.results`  speed-ups and rates derived from the samples
+:mod:`~fastnn.bench.runner`   modes (quick, full), schedules (quiet, mixed), budgets, thread
+                              limits, running the cases
+:mod:`~fastnn.bench.results`  spreads, marks, speed-ups and rates derived from the samples
 :mod:`~fastnn.bench.host`     the host's description and measured peaks
-:mod:`~fastnn.bench.startup`  ``import fastnn`` and the numba first-call times
+:mod:`~fastnn.bench.startup`  ``import fastnn``, the numba warm-up and first-call times
 :mod:`~fastnn.bench.check`    ``--check``: ratio floors for CI
-:mod:`~fastnn.bench.report`   the header, table, JSON and chart
+:mod:`~fastnn.bench.report`   the header, table, headline, JSON and chart
+:mod:`~fastnn.bench.docs`     markdown tables from a saved run, for the docs
 
 ``import fastnn`` does not import this package.
 """

@@ -84,6 +84,9 @@ class Row:
     blas_threads
         Run the row with the BLAS limited to this many threads (threadpoolctl), or as
         configured when ``None``.
+    jit
+        The row compiles on its first call at each shape (``jax.jit``, ``torch.compile``):
+        the runner then warms it up on the case itself even where a probe ran first.
     """
 
     name: str
@@ -92,6 +95,7 @@ class Row:
     make: Callable[[Case, dict], Callable[[], Any]] = field(repr=False, compare=False)
     scales_with_work: bool = True
     blas_threads: int | None = None
+    jit: bool = False
 
 
 @dataclass(frozen=True)
@@ -306,18 +310,17 @@ def _np_dot(case: Case, data: dict) -> Callable[[], float]:
     return lambda: np.dot(a, b)
 
 
-#: The single-threaded ``np.dot``: what ``--check`` compares with the loop.  A
-#: multi-threaded BLAS call waits for its slowest thread, and on a busy shared machine a
-#: neighbour can hold that thread's core for a whole scheduler slice per call.
+#: The single-threaded ``np.dot``: what ``--check`` compares with the loop, and the
+#: headline's figure when it is the steadier of the two ``np.dot`` rows.  A multi-threaded
+#: BLAS call waits for its slowest thread, and on a busy shared machine a neighbour can
+#: hold that thread's core for a whole scheduler slice per call.
 NP_DOT_1T_ROW = "np.dot-1t"
 
 _BASELINES = (
     Row(LOOP_ROW, "loop over the arrays (lecture)", "baseline", _loop_over("a", "b")),
     Row("list-loop", "loop over Python lists", "baseline", _loop_over("a_list", "b_list")),
-    Row("np.dot", "np.dot (BLAS threads as configured)", "baseline", _np_dot),
-    Row(
-        NP_DOT_1T_ROW, "np.dot, BLAS limited to 1 thread (threadpoolctl)", "baseline", _np_dot, blas_threads=1
-    ),
+    Row("np.dot", "np.dot, all BLAS threads", "baseline", _np_dot),
+    Row(NP_DOT_1T_ROW, "np.dot, one BLAS thread (threadpoolctl)", "baseline", _np_dot, blas_threads=1),
 )
 
 

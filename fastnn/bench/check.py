@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastnn.bench.cases import LOOP_ROW, NP_DOT_1T_ROW, REFERENCE_ROW, Case
-from fastnn.bench.results import CaseResult
+from fastnn.bench.results import MARK, CaseResult, spread
 
 __all__ = ["FLOORS", "WHY_LOOSE", "CheckOutcome", "Floor", "evaluate", "required_rows"]
 
@@ -66,10 +66,11 @@ class CheckOutcome:
     status: str  # "PASS", "FAIL" or "SKIP"
     value: float | None
     note: str = ""
+    unsteady: str | None = None  # why the ratio is unsteady (see fastnn.bench.results)
 
     def line(self) -> str:
         f = self.floor
-        value = "n/a" if self.value is None else f"{self.value:.3g}x"
+        value = "n/a" if self.value is None else f"{self.value:.3g}x" + (MARK if self.unsteady else "")
         text = f"{self.status:4}  {f.what}: {value} (floor {f.minimum:g}x)"
         text += f" [{f.case}: {f.reference} / {f.row}]"
         return f"{text} - {self.note}" if self.note else text
@@ -100,5 +101,8 @@ def evaluate(
             outcomes.append(CheckOutcome(f, "FAIL" if in_ci else "SKIP", None, note))
             continue
         value = ref.median / row.median
-        outcomes.append(CheckOutcome(f, "PASS" if value >= f.minimum else "FAIL", value))
+        ratios = spread([a / b for a, b in zip(ref.times, row.times)])
+        unsteady = ratios["unsteady"] if ratios else None
+        note = f"unsteady: {unsteady}" if unsteady else ""
+        outcomes.append(CheckOutcome(f, "PASS" if value >= f.minimum else "FAIL", value, note, unsteady))
     return outcomes

@@ -23,7 +23,17 @@ __all__ = [
 ]
 
 #: Distributions whose versions the header reports (read from metadata: nothing is imported).
-VERSIONED = ("numpy", "numba", "scipy", "threadpoolctl", "torch", "scikit-learn", "matplotlib", "Cython")
+VERSIONED = (
+    "numpy",
+    "numba",
+    "scipy",
+    "threadpoolctl",
+    "torch",
+    "jax",
+    "scikit-learn",
+    "matplotlib",
+    "Cython",
+)
 
 #: x86 SIMD extensions by level, best first, as /proc/cpuinfo names them.
 _X86_LEVELS = (

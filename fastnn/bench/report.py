@@ -1,4 +1,4 @@
-"""Presenting a run: the host header, the table, the JSON document and the speed-up chart."""
+"""Presenting a run: the host header, the table, the headline, the JSON document and the chart."""
 
 from __future__ import annotations
 
@@ -8,25 +8,37 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fastnn.bench.cases import NP_DOT_1T_ROW
 from fastnn.bench.check import WHY_LOOSE, CheckOutcome
-from fastnn.bench.results import CaseResult, RowResult
+from fastnn.bench.results import MARK, STEADY_IQR, STEADY_ROUNDS, CaseResult, RowResult
 from fastnn.bench.runner import format_seconds
 
 __all__ = [
+    "LEGEND",
     "SCHEMA",
+    "figure",
     "format_check",
     "format_header",
+    "format_headline",
     "format_host",
+    "format_ratio",
     "format_startup",
     "format_table",
+    "format_warmup",
     "plot_speedups",
     "to_json",
     "write_json",
 ]
 
-SCHEMA = "fastnn-bench/1"
+SCHEMA = "fastnn-bench/2"
 #: The table lists the rows whose first (warm-up) call took at least this many seconds.
 SLOW_FIRST_CALL = 1.0
+#: What the ± and the mark mean, under every table that shows them.
+LEGEND = (
+    f"±: half the interquartile range of the samples (times) or of the per-round ratios "
+    f"(speed-ups), in % of the median; {MARK} unsteady: an interquartile range over "
+    f"{100 * STEADY_IQR:.0f}% of the median, or fewer than {STEADY_ROUNDS} rounds: a rough figure"
+)
 
 
 def format_count(x: float) -> str:
@@ -37,7 +49,8 @@ def format_count(x: float) -> str:
     return f"{x / 1000**exponent:.3g}{('', ' k', ' M', ' G', ' T')[exponent]}"
 
 
-def _ratio(x: float | None) -> str:
+def format_ratio(x: float | None) -> str:
+    """``4.123`` -> ``4.12x``."""
     return "" if x is None else f"{x:.3g}x"
 
 
@@ -49,6 +62,18 @@ def _pct(x: float | None) -> str:
     if x is None:
         return ""
     return f"{x:.2g}%" if x < 10 else f"{x:.0f}%"
+
+
+def figure(text: str, spread: dict | None) -> str:
+    """``text`` with its spread and mark: ``"4.12x ±3%"``, ``"31 ms ±12%?"``, ``"2.1 s ?"``."""
+    if not text or spread is None:
+        return text
+    half = 50.0 * spread["rel_iqr"]
+    if spread["rounds"] > 1:
+        text += " ±<1%" if half < 1 else f" ±{half:.0f}%"
+    else:
+        text += " "
+    return text + (MARK if spread["unsteady"] else "")
 
 
 # --- header -------------------------------------------------------------------------------
@@ -78,23 +103,19 @@ def _startup_lines(startup: dict) -> list[str]:
     elif imp:
         lines.append(f"import fastnn: {next(iter(imp.values()))}")
     numba = startup.get("numba", {})
-    if "warm" in numba:
-        warm = numba["warm"]
-        text = f"numba backend, first {numba['call']} in a fresh interpreter: "
-        if "cold" in numba:
-            cold = numba["cold"]
-            text += (
-                f"cold cache {format_seconds(cold['first_call'])} "
-                f"(+ backend load {format_seconds(cold['load'])}), "
-            )
-        else:
-            text += f"cold cache not measured in this mode, {numba['cache']} "
-        text += (
-            f"warm cache {format_seconds(warm['first_call'])} (+ load {format_seconds(warm['load'])}); "
-            f"next call {format_seconds(warm['second_call'])}"
+    for figures in numba.values():
+        if not isinstance(figures, dict):
+            continue
+        warm, cold = figures["warm"], figures.get("cold")
+        text = f"numba {figures['call']}, first call in a fresh interpreter: "
+        if cold:
+            text += f"cold cache {format_seconds(cold['first_call'])}, "
+        cache = "warm cache" if cold else f"warm cache ({figures['cache']})"
+        lines.append(
+            f"{text}{cache} {format_seconds(warm['first_call'])}; next call "
+            f"{format_seconds(warm['second_call'])} (loading the backend: {format_seconds(warm['load'])})"
         )
-        lines.append(text)
-    elif numba:
+    if numba and not any(isinstance(v, dict) for v in numba.values()):
         key, value = next(iter(numba.items()))
         lines.append(f"numba backend first call: {key}: {value}")
     return lines
@@ -139,19 +160,28 @@ def format_host(host: dict, peers: dict | None = None) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
+SCHEDULES = {
+    "quiet": "each batch after the threads of the rows before have gone to sleep",
+    "mixed": "each batch right after a multi-threaded np.dot, no waiting: as users meet it",
+}
+
+
 def format_header(run: dict) -> str:
-    """The run's mode, the host description, thread limit, load warning and measured peaks."""
+    """The run's mode and schedule, the host, thread limit, load warning and measured peaks."""
     mode = run["mode"]
+    schedule = mode.get("schedule", "quiet")
     lines = [
-        f"fastnn bench --{mode['name']}  {run['created']}  (median over up to {mode['rounds']} interleaved "
-        f"rounds per row, batches >= {format_seconds(mode['batch_seconds'])})",
+        f"fastnn bench --{mode['name']}{' --mixed' if schedule == 'mixed' else ''}  {run['created']}  "
+        f"(median over up to {mode['rounds']} interleaved rounds per row, "
+        f"batches >= {format_seconds(mode['batch_seconds'])})",
+        f"schedule {schedule}: {SCHEDULES.get(schedule, schedule)}",
         format_host(run["host"], run.get("peers")),
     ]
     limited = run.get("thread_limit")
     if limited:
         lines.append(
             f"threads  limited to {limited['threads']} for this run (--threads): fastnn's kernels, "
-            "the BLAS and OpenMP runtimes (threadpoolctl), PyTorch"
+            "the BLAS and OpenMP runtimes (threadpoolctl), PyTorch (not JAX's XLA pool)"
         )
     load, cores = run["host"].get("load_average"), run["host"]["cpu"]["usable_cores"]
     if load and cores and load[0] >= cores / 2 and not limited:
@@ -171,6 +201,21 @@ def format_header(run: dict) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
+def format_warmup(summary: dict | None) -> str:
+    """One line: what ``fastnn warmup`` compiled before timing, and how long it took."""
+    if summary is None:
+        return "warm-up  not needed (the numba backend is not selected)"
+    if "skipped" in summary or "unavailable" in summary or "error" in summary:
+        key = next(k for k in ("skipped", "unavailable", "error") if k in summary)
+        return f"warm-up  numba: {key}: {summary[key]}"
+    return (
+        f"warm-up  numba: {summary['groups']} kernel groups, {'/'.join(summary['dtypes'])}: "
+        f"{summary['specializations']} compiled functions ({summary['compiled']} compiled now, the others "
+        f"from the cache) in {summary['seconds']:.1f} s on {summary['processes']} processes; "
+        f"cache {summary['cache_dir']}"
+    )
+
+
 def format_startup(startup: dict) -> str:
     """``import fastnn`` and the numba backend's first-call figures."""
     if "skipped" in startup:
@@ -184,9 +229,9 @@ def format_startup(startup: dict) -> str:
 
 _COLUMNS = (
     ("row", 15, "<"),
-    ("time/call", 10, ">"),
-    ("vs loop", 9, ">"),
-    ("vs numpy", 9, ">"),
+    ("time/call", 15, ">"),
+    ("vs loop", 13, ">"),
+    ("vs numpy", 13, ">"),
     ("GFLOP/s", 8, ">"),
     ("%peak", 6, ">"),
     ("GB/s", 7, ">"),
@@ -195,24 +240,22 @@ _COLUMNS = (
 )
 
 
-def _line(cells: Sequence[str]) -> str:
-    columns = zip(cells, _COLUMNS, strict=True)
-    return "  " + " ".join(f"{c:{align}{width}}" for c, (_, width, align) in columns).rstrip()
+def _line(cells: Sequence[str], columns: Sequence[tuple]) -> str:
+    return "  " + " ".join(f"{c:{align}{width}}" for c, (_, width, align) in zip(cells, columns)).rstrip()
 
 
-def _row_cells(r: RowResult) -> list[str]:
-    samples = f"{len(r.times)}x{r.batch}" if r.times else ""
-    return [
-        r.row,
-        format_seconds(r.median),
-        _ratio(r.speedup_vs_loop),
-        _ratio(r.speedup_vs_numpy),
-        _num(r.gflops),
-        _pct(r.pct_peak_flops),
-        _num(r.gbps),
-        _pct(r.pct_peak_bandwidth),
-        samples,
-    ]
+def _row_cells(r: RowResult) -> dict[str, str]:
+    return {
+        "row": r.row,
+        "time/call": figure(format_seconds(r.median), r.time_spread),
+        "vs loop": figure(format_ratio(r.speedup_vs_loop), r.speedup_vs_loop_spread),
+        "vs numpy": figure(format_ratio(r.speedup_vs_numpy), r.speedup_vs_numpy_spread),
+        "GFLOP/s": _num(r.gflops),
+        "%peak": _pct(r.pct_peak_flops),
+        "GB/s": _num(r.gbps),
+        "%bw": _pct(r.pct_peak_bandwidth),
+        "samples": f"{len(r.times)}x{r.batch}" if r.times else "",
+    }
 
 
 def _case_title(c: CaseResult) -> str:
@@ -223,9 +266,22 @@ def _case_title(c: CaseResult) -> str:
     return f"{c.case}  ({work} per call{took})"
 
 
+def _marked(results: Sequence[CaseResult]) -> bool:
+    spreads = (
+        s
+        for c in results
+        for r in c.rows
+        for s in (r.time_spread, r.speedup_vs_loop_spread, r.speedup_vs_numpy_spread)
+    )
+    return any(s is not None and s["unsteady"] for s in spreads)
+
+
 def format_table(results: Sequence[CaseResult]) -> str:
-    """Per case and row: median time per call, speed-ups, rates and % of the host's peaks."""
-    out = [_line([name for name, _, _ in _COLUMNS])]
+    """Per case and row: median time per call and speed-ups with their spreads and marks,
+    rates and % of the host's peaks; the legend and notes under it."""
+    has_loop = any(c.row("loop") is not None for c in results)
+    columns = [col for col in _COLUMNS if has_loop or col[0] != "vs loop"]
+    out = [_line([name for name, _, _ in columns], columns)]
     labels: dict[str, str] = {}
     for c in results:
         out.append(_case_title(c))
@@ -234,8 +290,11 @@ def format_table(results: Sequence[CaseResult]) -> str:
             if r.median is None:
                 out.append(f"  {r.row:15} {r.cell_note()}")
             else:
-                out.append(_line(_row_cells(r)))
+                cells = _row_cells(r)
+                out.append(_line([cells[name] for name, _, _ in columns], columns))
     out.append("")
+    if _marked(results):
+        out.append(f"{MARK} marks an unsteady figure (see ± below); do not quote it without its mark")
     out.append("rows: " + "; ".join(f"{name} = {label}" for name, label in labels.items()))
     slow_starts = [
         f"{r.row} on {c.case} {format_seconds(r.first_call)}"
@@ -245,15 +304,36 @@ def format_table(results: Sequence[CaseResult]) -> str:
     ]
     if slow_starts:
         out.append(
-            f"first calls over {format_seconds(SLOW_FIRST_CALL)} (warm-ups, not timed: numba compiling "
-            f"or loading its cache, lazy imports): {'; '.join(slow_starts)}"
+            f"first calls over {format_seconds(SLOW_FIRST_CALL)} (warm-ups, not timed: numba loading its "
+            f"cache or compiling, JIT peers compiling, lazy imports): {'; '.join(slow_starts)}"
         )
     out.append(
         "time/call: median over rounds; vs loop / vs numpy: median(reference) / median(row), same run; "
         "GFLOP/s counts matrix-product flops; GB/s counts the data a call must touch once; "
         "%peak / %bw: against the peaks above; samples: rounds x calls per batch."
     )
+    out.append(LEGEND + ".")
     return "\n".join(out)
+
+
+def format_headline(headline: dict | None) -> str:
+    """The lecture's experiment in one sentence, with its spread and mark (see
+    :func:`fastnn.bench.results.lecture_headline`)."""
+    if headline is None:
+        return "lecture: no np.dot row against the loop in this run"
+
+    def quoted(h: dict) -> str:
+        return figure(format_ratio(h["speedup_vs_loop"]), h["spread"])
+
+    text = f"lecture: vectorized is {quoted(headline)} faster than the loop (np.dot on {_way(headline)}"
+    other = headline.get("other")
+    if not other:
+        return text + ")"
+    return f"{text}, the steadier of the two np.dot rows; on {_way(other)}: {quoted(other)})"
+
+
+def _way(h: dict) -> str:
+    return "one BLAS thread" if h["row"] == NP_DOT_1T_ROW else "all BLAS threads"
 
 
 def format_check(outcomes: Sequence[CheckOutcome]) -> str:

@@ -3,7 +3,17 @@
 For each case: build its data once; prepare every selected row (its callable; a probe on a
 smaller case where the row may be too slow to run — the python backend everywhere, every
 row of a whole fit — which also compiles numba kernels; a warm-up call; a batch size);
-then time the rows in interleaved rounds and derive medians, speed-ups and rates.
+then time the rows in interleaved rounds and derive medians, spreads, speed-ups and rates.
+
+Two schedules decide what happens before each batch:
+
+``quiet`` (default)
+    wait until the threads the rows before left spinning have gone to sleep
+    (:func:`~fastnn.bench.timing.settle`): each row is timed on its own.
+``mixed``
+    no waiting; a small multi-threaded ``np.dot`` runs right before each batch, so NumPy's
+    BLAS thread pool is awake and spinning while the row runs — fastnn as users meet it,
+    between NumPy calls of their own program.
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ __all__ = [
     "Prepared",
     "Selection",
     "format_seconds",
+    "numpy_work",
     "prepare_row",
     "run_benchmarks",
     "run_case",
@@ -74,6 +85,8 @@ class Mode:
     numba_cold_start
         Whether the numba backend's first call is measured with a cold cache (a fresh
         ``NUMBA_CACHE_DIR``: it compiles everything) as well as a warm one.
+    schedule
+        ``"quiet"`` or ``"mixed"``: what precedes each batch (see the module docstring).
     """
 
     name: str
@@ -87,6 +100,7 @@ class Mode:
     peak_repeat: int
     import_repeat: int
     numba_cold_start: bool
+    schedule: str = "quiet"
 
     def with_repeat(self, n: int) -> Mode:
         """This mode with exactly ``n`` rounds for every row (``--repeat``)."""
@@ -145,36 +159,28 @@ class Selection:
 def thread_limit(threads: int | None) -> Iterator[dict]:
     """Run the block with every thread pool of this process limited to ``threads``.
 
-    fastnn's kernels (:func:`fastnn.set_num_threads`), the BLAS and OpenMP runtimes loaded
+    fastnn's kernels (:func:`fastnn.tuning.override`), the BLAS and OpenMP runtimes loaded
     so far (threadpoolctl) and PyTorch's intra-op pool when it is imported; all restored
-    afterwards.  ``None`` changes nothing.  Yields what was set.
+    afterwards.  ``None`` changes nothing.  Yields what was set (``{}`` for nothing).
+    JAX's XLA runtime keeps its own pool: it is not limited.
     """
     if threads is None:
         yield {}
         return
     from threadpoolctl import threadpool_limits
 
-    import fastnn
+    from fastnn import tuning
 
-    fastnn_before = fastnn.get_num_threads()
     torch = sys.modules.get("torch")
     torch_before = torch.get_num_threads() if torch is not None else None
-    limits = threadpool_limits(limits=threads)
-    fastnn.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield {
-            "threads": threads,
-            "fastnn": threads,
-            "threadpoolctl": threads,
-            "torch": torch_before and threads,
-        }
-    finally:
-        limits.restore_original_limits()
-        fastnn.set_num_threads(fastnn_before)
+    with threadpool_limits(limits=threads), tuning.override(num_threads=threads):
         if torch is not None:
-            torch.set_num_threads(torch_before)
+            torch.set_num_threads(threads)
+        try:
+            yield {"threads": threads, "torch": torch is not None}
+        finally:
+            if torch is not None:
+                torch.set_num_threads(torch_before)
 
 
 def blas_limit(threads: int | None) -> Callable[[], AbstractContextManager]:
@@ -199,24 +205,42 @@ class Prepared:
     context: Callable[[], AbstractContextManager] = contextlib.nullcontext
     batch_seconds: float = 0.0
     per_call: float = 0.0
+    before_batch: Callable[[], object] | None = None
 
     def sample(self) -> float:
         """Seconds per call of one batch; a batch that ran far too long shrinks the next.
 
         A batch starts with one untimed call unless a single call outlasts a whole batch:
-        after ``settle``, the first call wakes the row's sleeping thread pool and refills
-        its caches (measured: the first ``propagate`` (12288, 209) after a pause 2.3-2.9 ms
-        on every backend, the next ones 1.1-1.5 ms), while the figure wanted is a call in a
-        loop, as in training.  A batch of one short call needs it most: a calibration that
-        saw one slow call (right after numba compiled) leaves batches of one.
+        after a pause, the first call wakes the row's sleeping thread pool and refills its
+        caches, while the figure wanted is a call in a loop, as in training.  A batch of one
+        short call needs it most: a calibration that saw one slow call (right after numba
+        compiled) leaves batches of one.  ``before_batch`` (the mixed schedule's NumPy work)
+        runs after that call, outside the row's BLAS limit, right before the timed batch.
         """
-        with self.context():
-            if self.per_call < self.batch_seconds:
+        if self.per_call < self.batch_seconds:
+            with self.context():
                 self.fn()
+        if self.before_batch is not None:
+            self.before_batch()
+        with self.context():
             self.per_call = time_batch(self.fn, self.number)
         self.number = resized_batch(self.number, self.per_call, self.batch_seconds)
         self.result.batch = self.number
         return self.per_call
+
+
+#: The mixed schedule's NumPy work: a square ``np.dot`` of this size, large enough that
+#: OpenBLAS runs it on all its threads (it stays single-threaded below ``m n k = 64**3``).
+NUMPY_WORK_N = 128
+
+
+def numpy_work(dtype: str) -> Callable[[], object]:
+    """A multi-threaded ``np.dot`` in ``dtype``: it leaves NumPy's BLAS pool spinning."""
+    import numpy as np
+
+    a = np.random.RandomState(0).standard_normal((NUMPY_WORK_N, NUMPY_WORK_N)).astype(dtype)
+    out = np.empty_like(a)
+    return functools.partial(np.dot, a, a, out=out)
 
 
 def format_seconds(seconds: float) -> str:
@@ -272,7 +296,8 @@ def _warm_and_calibrate(
     probe estimates the row above its budget."""
     fn = row.make(case, data)
     budget = mode.python_budget if row.name == "python" else mode.call_budget if case.is_fit else None
-    if row.name == "python" or case.is_fit:
+    probed = row.name == "python" or case.is_fit
+    if probed:
         result.estimate, result.first_call = _probe(case, row, {} if probe_data is None else probe_data)
         if budget is not None and result.estimate > budget:
             which = "python-loop" if row.name == "python" else f"--{mode.name} per-call"
@@ -281,8 +306,10 @@ def _warm_and_calibrate(
                 f"est. {format_seconds(result.estimate)}/call > {format_seconds(budget)} {which} budget"
             )
             return None, 0, 0.0
-    else:  # warm-up: numba compiles here (or loads from its cache), caches and pages warm up
-        result.first_call = time_batch(fn, 1)
+    if not probed or row.jit:
+        # warm-up: numba compiles here (or loads from its cache), a JIT peer compiles for
+        # this case's shapes, caches and pages warm up
+        result.first_call = max(time_batch(fn, 1), result.first_call or 0.0)
     number, per_call = calibrate(fn, mode.batch_seconds)
     return fn, number, per_call
 
@@ -379,7 +406,17 @@ def run_case(
         if not gave_up[0]:
             gave_up[0] = settle() >= SETTLE_SECONDS
 
-    interleave([sampler(i) for i in range(len(prepared))], rounds, samples, on_sample, before=before)
+    if mode.schedule == "mixed":
+        work = numpy_work(case.dtype)
+        for p in prepared:
+            p.before_batch = work
+    interleave(
+        [sampler(i) for i in range(len(prepared))],
+        rounds,
+        samples,
+        on_sample,
+        before=before if mode.schedule == "quiet" else None,
+    )
     result.wall_seconds = time.perf_counter() - started
     return derive(result, peaks)
 

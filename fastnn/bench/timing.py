@@ -86,7 +86,7 @@ def _is_running(tid: int) -> bool:
     except OSError:  # the thread has ended
         return False
     end = stat.rfind(b")")  # the name, in parentheses, may hold spaces
-    return stat[end + 2:end + 3] == b"R"
+    return stat[end + 2 : end + 3] == b"R"
 
 
 def settle(timeout: float = SETTLE_SECONDS, poll: float = 0.002) -> float:
