@@ -268,6 +268,11 @@ def _bench(args, argv: list[str]) -> int:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             print(f"fastnn bench: --{name} must be >= 1", file=sys.stderr)
             return 2
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        problem = _unwritable(path)
+        if problem:  # said now, not after the whole run
+            print(f"fastnn bench: {option} {path}: {problem}", file=sys.stderr)
+            return 2
     if args.repeat is not None:
         mode = mode.with_repeat(args.repeat)
     if args.mixed:
@@ -353,10 +358,28 @@ def _bench(args, argv: list[str]) -> int:
     return status
 
 
+def _unwritable(path: str | None) -> str | None:
+    """Why ``path`` cannot be written (its folder missing or not writable), or None."""
+    import os
+
+    if path is None:
+        return None
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK) or (Path(path).exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
+
+
 def _info() -> int:
+    from fastnn._dispatch import default_problem
     from fastnn.bench import host, report
 
     print(report.format_host(host.describe_host()))
+    problem = default_problem()
+    if problem:
+        print(f"default backend: {problem}")
     return 0
 
 

@@ -232,3 +232,28 @@ def test_big_endian_parameters_are_updated_in_place():
     for k in params:
         assert swapped[k].dtype.byteorder == ">"
         np.testing.assert_array_equal(swapped[k], params[k])
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def _fastnn(*args, **env):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **env})
+
+
+def test_bench_refuses_an_unwritable_output_before_running(tmp_path):
+    run = _fastnn("bench", "--json", str(tmp_path / "missing" / "run.json"))
+    assert run.returncode == 2 and "does not exist" in run.stderr and "fastnn bench --" not in run.stdout
+    assert not (tmp_path / "missing").exists()
+    run = _fastnn("bench", "--plot", str(tmp_path / "nowhere" / "chart.png"))
+    assert run.returncode == 2 and "--plot" in run.stderr
+
+
+def test_info_reports_a_bad_fastnn_backend():
+    run = _fastnn("info", FASTNN_BACKEND="bogus")
+    assert run.returncode == 0, run.stderr
+    assert "default backend: unknown fastnn backend 'bogus' (from $FASTNN_BACKEND)" in run.stdout
