@@ -41,7 +41,7 @@ from collections.abc import Iterator
 
 from fastnn._validation import count
 
-PARALLEL_WORK = 1 << 21
+PARALLEL_WORK = 1 << 18
 BLAS_WORK = 1 << 22
 BLAS_MIN_DIM = 32
 BLOCK_BYTES = 32 * 1024
