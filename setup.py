@@ -1,17 +1,18 @@
-"""Build the Cython extension ``fastnn._cykernels`` from ``kernels/``.
+"""Build the Cython extensions of the ``cython`` backend from ``kernels/``:
+``fastnn._cython.logreg``, ``fastnn._cython.mlp`` and ``fastnn._cython.ops``.
 
 The build is tuned for the host by default (``-march=native``, 512-bit vectors on AVX-512
 hosts, OpenMP when the compiler has it).  Environment switches:
 
 ``FASTNN_PORTABLE=1``  no ``-march=native``: a build that runs on any x86-64 (or aarch64)
-``FASTNN_DEBUG=1``     Cython bounds/wraparound/initialized checks on, ``-O1 -g``: for the
-                       bad-input battery (a bad index raises IndexError instead of reading
-                       out of bounds)
+``FASTNN_DEBUG=1``     ``-O1 -g``, Cython's bounds/wraparound/initialized checks on, and every
+                       kernel checks its arguments (dtype, layout, shapes): for the bad-input
+                       battery (a bad call raises ValueError instead of reading out of bounds)
 ``FASTNN_OPENMP=0``    no OpenMP threads
 
-The flags used are compiled into the extension and reported by ``fastnn.backends()``.
+The flags used are compiled into the extensions and reported by ``fastnn.backends()``.
 Never ``-ffast-math``: it assumes no NaN/inf and breaks the NaN checks; libmvec's vector
-``exp``/``tanh``/``log1p`` are declared by ``kernels/vecmath.h`` instead.
+functions are declared by ``kernels/fastnn_math.h`` instead.
 """
 
 from __future__ import annotations
@@ -98,6 +99,10 @@ class BuildExt(build_ext):
         super().run()
 
 
+#: what the three extensions share: the C header and the cimported helpers
+SHARED = ("fastnn_math.h", "scalar.pxd", "products.pxd", "common.pxd")
+
+
 def extensions() -> list[Extension]:
     import Cython
     from Cython.Build import cythonize
@@ -112,35 +117,26 @@ def extensions() -> list[Extension]:
         "cdivision": True,
         "embedsignature": True,
     }
-    ext = Extension(
-        "fastnn._cykernels",
-        sources=["kernels/cykernels.pyx"],
-        include_dirs=["kernels", numpy.get_include()],
-        define_macros=[
-            ("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
-            ("FASTNN_CFLAGS", '"' + record["cflags"] + '"'),
-            ("FASTNN_OPENMP", "1" if record["openmp"] else "0"),
-            ("FASTNN_DEBUG", "1" if debug else "0"),
-            ("FASTNN_CYTHON_VERSION", '"' + Cython.__version__ + '"'),
-        ],
-        extra_compile_args=compile_args,
-        extra_link_args=link_args,
-    )
-    # the compiled fast path of the validation layer (fastnn/_validation.py): O(1) checks
-    # of the common case, in C, and the calls into numba's C entries (its mid-size steps on
-    # an OpenMP team); plain flags, it does no arithmetic
-    guard = Extension(
-        "fastnn._fastpath",
-        sources=["kernels/fastpath.pyx"],
-        include_dirs=["kernels", numpy.get_include()],
-        define_macros=[
-            ("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
-            ("FASTNN_OPENMP", "1" if record["openmp"] else "0"),
-        ],
-        extra_compile_args=["-O2"] + (["-fopenmp"] if record["openmp"] else []),
-        extra_link_args=["-fopenmp"] if record["openmp"] else [],
-    )
-    return cythonize([ext, guard], compiler_directives=directives, compile_time_env={"FASTNN_DEBUG": debug})
+    macros = [
+        ("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
+        ("FASTNN_CFLAGS", '"' + record["cflags"] + '"'),
+        ("FASTNN_OPENMP", "1" if record["openmp"] else "0"),
+        ("FASTNN_DEBUG", "1" if debug else "0"),
+        ("FASTNN_CYTHON_VERSION", '"' + Cython.__version__ + '"'),
+    ]
+    exts = [
+        Extension(
+            f"fastnn._cython.{name}",
+            sources=[f"kernels/{name}.pyx"],
+            include_dirs=["kernels", numpy.get_include()],
+            depends=[f"kernels/{dep}" for dep in SHARED],
+            define_macros=macros,
+            extra_compile_args=compile_args,
+            extra_link_args=link_args,
+        )
+        for name in ("logreg", "mlp", "ops")
+    ]
+    return cythonize(exts, include_path=["kernels"], compiler_directives=directives)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

@@ -1,7 +1,7 @@
 """The course's planar run (n_h = 4, 10,000 iterations, learning rate 1.2, its initial
 weights) in every backend, side by side in one run: wall time and training accuracy.
 
-    python scripts/planar_report.py [--rounds 5] [--python-rounds 1]
+    python examples/planar_report.py [--rounds 5] [--python-rounds 1]
 
 The rounds are interleaved (each round runs every backend once) and the median is
 reported, so the backends see the same machine conditions.

@@ -2,7 +2,7 @@
 2-layer network (n_h = 4, 10,000 iterations, learning rate 1.2, the course's initial
 weights), trained with fastnn.
 
-    python scripts/plot_planar.py [--backend auto] [--out docs/planar_decision_boundary.png]
+    python examples/plot_planar.py [--backend auto] [--out docs/planar_decision_boundary.png]
 
 Needs matplotlib (``pip install fastnn[bench]``).
 """
@@ -38,7 +38,7 @@ def main() -> None:
     )
     seconds = time.perf_counter() - start
     accuracy = float((fastnn.mlp.predict(params, X, backend=args.backend) == Y).mean())
-    backend = fastnn._dispatch.resolved_name(args.backend)
+    backend = args.backend
 
     x_min, x_max = X[0].min() - 1, X[0].max() + 1
     y_min, y_max = X[1].min() - 1, X[1].max() + 1

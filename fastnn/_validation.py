@@ -248,7 +248,7 @@ def fast_mlp_arrays(parameters, X, Y) -> tuple | None:
     n_x, m = sx
     n_h, n_y = s1[0], s2[0]
     if (sy[1] != m or sy[0] != n_y or s1[1] != n_x or s2[1] != n_h or sb1[0] != n_h or sb1[1] != 1
-            or sb2[0] != n_y or sb2[1] != 1 or not m * n_x):
+            or sb2[0] != n_y or sb2[1] != 1 or not m * n_x * n_h * n_y):
         return None
     if not (W1.base is None and b1.base is None and W2.base is None and b2.base is None):
         return None  # views: the general path makes sure they do not overlap

@@ -87,7 +87,7 @@ def gradient_sums(w, b0, X, Y, n_threads, ws):
     return loss
 
 
-@njit(**INLINE)
+@njit(**JIT)
 def workspace(X, n_threads):
     """``(partial logits per thread, Z, E, (dw, db) sums)``."""
     n_x, m = X.shape

@@ -109,8 +109,16 @@ def block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, bufs, sums):
 
 @njit(**JIT)
 def zero(S):
-    """``S[...] = 0`` (a call of its own: numba's parallel passes must not move it)."""
+    """``S[...] = 0``.  Allocation and fills are calls of their own, compiled serial: in a
+    ``parallel=True`` kernel numba would make each a thread-team loop of its own (a
+    launch each), and a fill inside the ``prange`` was moved out of the step loop."""
     S.fill(0)
+
+
+@njit(**JIT)
+def zeros(n):
+    """``np.zeros(n)``, allocated serially (see :func:`zero`)."""
+    return np.zeros(n)
 
 
 @njit(**INLINE)
@@ -132,10 +140,13 @@ def gradient_sums(X, Y, W1, b1, W2, b2, act, use_blas, n_threads, ws, losses):
             n = min(width, hi - c0)
             loss += block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, mine, my_sums)
         losses[t] = loss
-    return losses.sum()
+    loss = 0.0
+    for t in range(n_threads):
+        loss += losses[t]
+    return loss
 
 
-@njit(**INLINE)
+@njit(**JIT)
 def workspace(X, W1, W2, block_bytes, n_threads):
     """``(bufs, sums, grads)``: per-thread activations ``(Z1, Z2, dZ1, E)`` of a block and
     gradient sums ``(dW1, db1, dW2, db2)`` (a leading axis for the thread; row counts
@@ -164,7 +175,7 @@ def _descend(X, Y, W1, b1, W2, b2, lr, act, costs, check, block_bytes, n_threads
     if bad_labels(Y):
         return BAD_LABEL, 0
     ws = workspace(X, W1, W2, block_bytes, n_threads)
-    losses = np.zeros(n_threads)
+    losses = zeros(n_threads)
     params = (W1, b1, W2, b2)
     scale = 1.0 / X.shape[1]
     for it in range(len(costs)):
