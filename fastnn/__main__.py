@@ -190,11 +190,19 @@ def _warmup(args) -> int:
     return 0
 
 
+def _wants_dask(args) -> bool:
+    """``--cases dask`` (any pattern that "dask" contains), or ``--full``."""
+    return args.mode == "full" or any(p and p in "dask" for p in args.cases or ())
+
+
 def _selected_cases(args):
     from fastnn.bench.cases import all_cases, select_cases
     from fastnn.bench.check import required_rows
 
-    cases = select_cases(args.cases)
+    patterns = [p for p in args.cases or () if not (p and p in "dask")]
+    if args.cases and not patterns:
+        return [], {}  # the dask case only
+    cases = select_cases(patterns)
     required = required_rows() if args.check else {}
     if required:
         chosen = {c.name for c in cases}
@@ -250,7 +258,7 @@ def _warmup_numba(cases, selection, required, skip: bool) -> dict | None:
     if skip:
         return {"skipped": "--no-warmup"}
     print("fastnn bench: compiling the numba kernels first (fastnn warmup) ...", file=sys.stderr)
-    return warm_numba(sorted({c.dtype for c in cases}))
+    return warm_numba(sorted({c.dtype for c in cases}) or ["float64"])
 
 
 def _bench(args, argv: list[str]) -> int:
@@ -279,11 +287,13 @@ def _bench(args, argv: list[str]) -> int:
         mode = dataclasses.replace(mode, schedule="mixed")
     selection = Selection(backends=args.backends, peers=args.peers)
     cases, required = _selected_cases(args)
-    if not cases:
+    if not cases and not _wants_dask(args):
         print(f"fastnn bench: no case name contains any of {args.cases}; try --list", file=sys.stderr)
         return 2
     if args.list:
         _list(cases, selection, required)
+        if _wants_dask(args):
+            print("dask: TwoLayerClassifier on a LocalCluster: overhead per iteration, weak scaling")
         return 0
 
     started = time.perf_counter()
@@ -312,7 +322,14 @@ def _bench(args, argv: list[str]) -> int:
         print(report.format_header(run), end="\n\n", flush=True)
         results = run_benchmarks(cases, mode, selection, required=required, peaks=run["peaks"])
     run["cases"] = [r.to_dict() for r in results]
-    print(report.format_table(results))
+    if results:
+        print(report.format_table(results))
+    if _wants_dask(args):
+        from fastnn.bench.distributed import format_dask, run_dask
+
+        print("fastnn bench: the dask case (LocalCluster, 1 and 2 workers) ...", file=sys.stderr, flush=True)
+        run["dask"] = run_dask(repeat=args.repeat or 3)
+        print(format_dask(run["dask"]))
     dot = next((c for c in results if c.kind == "dot"), None)
     if dot is not None:
         run["headline"] = lecture_headline(dot)

@@ -474,7 +474,7 @@ def no_python_budget(monkeypatch):
 
 
 def test_cli_bench_tiny_run_writes_json(tmp_path, capsys, no_python_budget):
-    path = tmp_path / "out" / "bench.json"
+    path = tmp_path / "bench.json"
     status = main(
         [
             "bench",
@@ -1047,3 +1047,19 @@ def test_missing_peers_are_unavailable_with_the_import_error(monkeypatch):
             assert "is not installed (No module named" in prepared.result.reason
     info = peers.describe(("jax", "torch"))
     assert not info["jax"]["available"] and "pip install 'jax[cpu]'" in info["jax"]["reason"]
+
+
+def test_dask_case_tables():
+    from fastnn.bench.distributed import format_dask
+
+    result = {
+        "backend": "numba", "iterations": 20,
+        "overhead": [{"samples": 400, "features": 2, "chunks": 2, "in_memory": 1e-5, "dask": 0.03, "overhead": 0.03}],
+        "weak_scaling": [{"workers": 1, "samples": 100_000, "seconds": 0.05},
+                         {"workers": 2, "samples": 200_000, "seconds": 0.0625}],
+    }
+    text = format_dask(result)
+    assert "30.0 ms" in text and "efficiency 0.80" in text
+    md = format_dask(result, markdown=True)
+    assert "| 2 | 200,000 | 62.5 ms | 0.80 |" in md
+    assert format_dask({"unavailable": "no dask"}).startswith("dask: unavailable")

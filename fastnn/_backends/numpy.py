@@ -152,19 +152,20 @@ def mlp_cost(A2, Y):
     return -float(np.sum(logprobs, dtype=np.float64)) / A2.shape[1]
 
 
-def _backward(X, Y, W2, A1, A2, activation, scale):
-    """The gradients times ``scale`` (``1/m``: the means; 1: the sums)."""
+def _backward(X, Y, W2, A1, A2, activation, m):
+    """The gradients divided by ``m`` (the number of examples: the means, as the course
+    writes them; 1: the sums)."""
     dZ2 = A2 - Y
-    dW2 = np.dot(dZ2, A1.T) * scale
-    db2 = np.sum(dZ2, axis=1, keepdims=True) * scale
+    dW2 = np.dot(dZ2, A1.T) / m
+    db2 = np.sum(dZ2, axis=1, keepdims=True) / m
     dZ1 = np.dot(W2.T, dZ2) * _activation_grad(A1, activation)
-    dW1 = np.dot(dZ1, X.T) * scale
-    db1 = np.sum(dZ1, axis=1, keepdims=True) * scale
+    dW1 = np.dot(dZ1, X.T) / m
+    db1 = np.sum(dZ1, axis=1, keepdims=True) / m
     return dW1, db1, dW2, db2
 
 
 def mlp_backward(X, Y, W2, A1, A2, activation, n_threads=1):
-    return _backward(X, Y, W2, A1, A2, activation, 1.0 / X.shape[1])
+    return _backward(X, Y, W2, A1, A2, activation, X.shape[1])
 
 
 def sgd_update(P, dP, learning_rate):
@@ -177,7 +178,7 @@ def mlp_gradients(X, Y, W1, b1, W2, b2, activation, n_threads=1):
         return BAD_LABEL, 0.0, None
     _Z1, A1, Z2, A2 = mlp_forward(X, W1, b1, W2, b2, activation)
     loss = _log_loss_sum(Z2, Y)
-    grads = _backward(X, Y, W2, A1, A2, activation, 1.0)
+    grads = _backward(X, Y, W2, A1, A2, activation, 1)
     return (OK if _all_finite(loss, *grads) else NONFINITE), loss, grads
 
 

@@ -126,6 +126,12 @@ def markdown(run: dict, results: Sequence[CaseResult], name: str = "all") -> str
     """The markdown tables of ``name`` (a :data:`TABLE_SETS` key, else a case-name
     substring), with the legend and the host line.  Raises ``ValueError`` when ``name``
     selects no case of the run."""
+    if name == "dask":
+        from fastnn.bench.distributed import format_dask
+
+        if "dask" not in run:
+            raise ValueError("the run has no dask case (fastnn bench --cases dask)")
+        return "\n".join([format_dask(run["dask"], markdown=True), "", _host_line(run)])
     if name == "summary":
         chosen = list(results)
     elif name in TABLE_SETS:
