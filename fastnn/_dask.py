@@ -30,7 +30,7 @@ import numpy as np
 
 from fastnn._backends import NONFINITE, OK
 
-__all__ = ["descend", "is_dask_array", "prepare", "predict_blocks"]
+__all__ = ["descend", "is_dask_array", "predict_blocks", "prepare"]
 
 
 def is_dask_array(x: object) -> bool:

@@ -6,9 +6,9 @@ import math
 
 from fastnn._backends import NONFINITE
 from fastnn._dispatch import resolve
-from fastnn.tuning import get_num_threads
 from fastnn._validation import as_array, c_array, compute_dtype, diagnose
 from fastnn._validation import check_finite as _check_finite
+from fastnn.tuning import get_num_threads
 
 
 def sigmoid(z, *, backend: str | None = None, check_finite: bool = True):

@@ -14,10 +14,10 @@ from conftest import IN_CI, require_backend
 
 if not IN_CI:
     pytest.importorskip("distributed", reason="the dask extra is not installed (pip install fastnn[dask])")
-import dask.array as da  # noqa: E402
-from distributed import Client, LocalCluster  # noqa: E402
+import dask.array as da
+from distributed import Client, LocalCluster
 
-import fastnn  # noqa: E402
+import fastnn
 
 ESTIMATORS = {
     "LogisticRegression": lambda backend, **kw: fastnn.LogisticRegression(

@@ -149,7 +149,7 @@ def test_unpickled_float32_stays_float32(backend):
 def _optimize(backend, X, Y, lr, iterations=50):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        params, grads, costs = logreg.optimize(np.zeros((X.shape[0], 1), X.dtype), 0.0, X, Y,
+        params, _grads, costs = logreg.optimize(np.zeros((X.shape[0], 1), X.dtype), 0.0, X, Y,
                                                iterations, lr, backend=backend)
     diverged = any(issubclass(w.category, fastnn.DivergenceWarning) for w in caught)
     return params, costs, diverged

@@ -281,7 +281,8 @@ def mlp_gradients(X, Y, W1, b1, W2, b2, activation, n_threads=1):
         return BAD_LABEL, 0.0, None
     m = X.shape[1]
     Xl = X.tolist()
-    _Z1, A1, Z2, A2 = _forward(Xl, W1.tolist(), b1.ravel().tolist(), W2.tolist(), b2.ravel().tolist(), activation, m)
+    params = (W1.tolist(), b1.ravel().tolist(), W2.tolist(), b2.ravel().tolist())
+    _Z1, A1, Z2, A2 = _forward(Xl, *params, activation, m)
     loss = 0.0
     for z_row, y_row in zip(Z2, Yl):
         for k in range(m):
@@ -289,7 +290,8 @@ def mlp_gradients(X, Y, W1, b1, W2, b2, activation, n_threads=1):
     dW1, db1, dW2, db2 = _backward(Xl, Yl, W2.tolist(), A1, A2, activation, m, mean=False)
     status = OK if _finite(loss, *_flat([dW1, db1, dW2, db2]), dtype=X.dtype) else NONFINITE
     dtype = X.dtype
-    return status, loss, (_arrays(dtype, dW1)[0], _column(db1, dtype), _arrays(dtype, dW2)[0], _column(db2, dtype))
+    grads = (_arrays(dtype, dW1)[0], _column(db1, dtype), _arrays(dtype, dW2)[0], _column(db2, dtype))
+    return status, loss, grads
 
 
 def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):

@@ -97,7 +97,8 @@ def format_dask(result: dict, markdown: bool = False) -> str:
         width = 14
         text = [f"dask: {title}", "  " + "".join(h[:width].rjust(width) for h in head_a)]
         text += ["  " + "".join(c.rjust(width) for c in r) for r in rows_a]
-        text += ["  weak scaling: " + "; ".join(f"{r[0]} worker(s) {r[2]} (efficiency {r[3]})" for r in rows_b)]
+        scaling = "; ".join(f"{r[0]} worker(s) {r[2]} (efficiency {r[3]})" for r in rows_b)
+        text += [f"  weak scaling: {scaling}"]
         return "\n".join(text)
 
     def table(head, rows):

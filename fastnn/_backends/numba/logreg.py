@@ -34,10 +34,10 @@ def add_logits(w, X, k0, k1, Z):
         for i in range(m):
             Z[i] += w0 * X[k, i] + w1 * X[k + 1, i] + w2 * X[k + 2, i] + w3 * X[k + 3, i]
         k += 4
-    for k in range(k, k1):
-        w0 = w[k, 0]
+    for r in range(k, k1):
+        w0 = w[r, 0]
         for i in range(m):
-            Z[i] += w0 * X[k, i]
+            Z[i] += w0 * X[r, i]
 
 
 @njit(**JIT)

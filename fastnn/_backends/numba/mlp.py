@@ -150,8 +150,9 @@ def gradient_sums(X, Y, W1, b1, W2, b2, act, use_blas, n_threads, ws, losses):
 def workspace(X, W1, W2, block_bytes, n_threads):
     """``(bufs, sums, grads)``: per-thread activations ``(Z1, Z2, dZ1, E)`` of a block and
     gradient sums ``(dW1, db1, dW2, db2)`` (a leading axis for the thread; row counts
-    rounded up to even for :mod:`.products`), and room for the gradients.  A block is as wide as ``block_bytes`` allows for ``Z1`` and ``dZ1``
-    (a multiple of 16 examples, at least 16, at most a thread's share)."""
+    rounded up to even for :mod:`.products`), and room for the gradients.  A block is as
+    wide as ``block_bytes`` allows for ``Z1`` and ``dZ1`` (a multiple of 16 examples, at
+    least 16, at most a thread's share)."""
     dtype = X.dtype
     (n_x, m), n_h, n_y = X.shape, W1.shape[0], W2.shape[0]
     eh, ey = n_h + n_h % 2, n_y + n_y % 2

@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastnn._backends.numba import math as nm
 from fastnn._backends.numba.math import JIT
 
 
