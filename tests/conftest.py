@@ -78,3 +78,20 @@ def two_kernel_threads():
 @pytest.fixture(params=DTYPES, ids=["float64", "float32"])
 def dtype(request):
     return np.dtype(request.param)
+
+
+#: Everyday-tier tests whose reference-backend variants are long (the loops and NumPy's
+#: small calls are slow by nature): those variants run in the slow tier, the compiled
+#: backends' in both.
+_SLOW_VARIANTS = (
+    "test_resources.py::test_many_small_calls_do_not_grow_memory[python]",
+    "test_resources.py::test_many_small_calls_do_not_grow_memory[numpy]",
+    "test_resources.py::test_long_fits_do_not_grow_memory[numpy]",
+    "test_estimators.py::test_check_estimator[numpy-TwoLayerClassifier]",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.endswith(_SLOW_VARIANTS):
+            item.add_marker(pytest.mark.slow)
