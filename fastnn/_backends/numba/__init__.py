@@ -95,13 +95,13 @@ def logreg_forward(w, b, X):
 
 
 def logreg_propagate(w, b, X, Y, n_threads=1):
-    dw, db = np.empty_like(w), np.empty(1, w.dtype)
-    nt = _threads(2 * X.size, n_threads)
-    if nt == 1:
-        status, cost = logreg.propagate(w, b, X, Y, 1.0 / X.shape[1], dw, db)
+    n_x, m = X.shape
+    if 2 * n_x * m < tuning.PARALLEL_WORK:
+        status, cost, dw, db = logreg.propagate(w, b, X, Y, 1.0 / m)
     else:
-        status, cost = logreg.propagate_parallel(w, b, X, Y, 1.0 / X.shape[1], nt, dw, db)
-    return status, dw, float(db[0]), cost
+        nt = _threads(2 * n_x * m, n_threads)
+        status, cost, dw, db = logreg.propagate_parallel(w, b, X, Y, 1.0 / m, nt)
+    return status, dw, db, cost
 
 
 def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
@@ -122,14 +122,12 @@ def mlp_backward(X, Y, W2, A1, A2, activation, n_threads=1):
     return mlp.backward(X, Y, W2, A1, A2, activation)
 
 
-def _use_blas(n_x, n_h, m):
-    return (blas.AVAILABLE and min(n_x, n_h, m) >= tuning.BLAS_MIN_DIM
-            and n_x * n_h * m >= tuning.BLAS_WORK)
-
-
 def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
     (n_x, m), n_h = X.shape, W1.shape[0]
-    if _use_blas(n_x, n_h, m):
+    if n_h * m * (2 * n_x + 16) < tuning.PARALLEL_WORK and n_x * n_h * m < tuning.BLAS_WORK:
+        # the course's sizes, checked first: one thread, register tiles
+        return mlp.descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, tuning.BLOCK_BYTES)
+    if blas.AVAILABLE and min(n_x, n_h, m) >= tuning.BLAS_MIN_DIM and n_x * n_h * m >= tuning.BLAS_WORK:
         return mlp.descend_blas(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, 1 << 60)
     nt = _threads(n_h * m * (2 * n_x + 16), n_threads)
     if nt == 1:

@@ -116,14 +116,16 @@ def _descend(w, b, X, Y, lr, costs, check, n_threads, dw, db):
 
 
 @njit(**INLINE)
-def _propagate(w, b, X, Y, scale, n_threads, dw, db):
-    """``(status, cost)`` and the gradients (into ``dw``, ``db``) of one pass, times
-    ``scale``: ``1 / m`` for ``propagate``, 1 for the sums of one chunk of a data set."""
+def _propagate(w, b, X, Y, scale, n_threads):
+    """``(status, cost, dw, db)`` of one pass, times ``scale``: ``1 / m`` for
+    ``propagate``, 1 for the sums of one chunk of a data set."""
+    dw, db = np.empty_like(w), np.empty((1, 1), w.dtype)
     if bad_labels(Y):
-        return BAD_LABEL, 0.0
+        return BAD_LABEL, 0.0, dw, 0.0
     ws = workspace(X, n_threads)
     loss = gradient_sums(w, b, X, Y, n_threads, ws)
-    return finish(loss, ws[3], scale, (w,), (dw, db.reshape((1, 1))), 0.0, True, False)
+    status, cost = finish(loss, ws[3], scale, (w,), (dw, db), 0.0, True, False)
+    return status, cost, dw, float(db[0, 0])
 
 
 # --- entry points, each compiled on first use ------------------------------------------
@@ -142,15 +144,15 @@ def descend_parallel(w, b, X, Y, lr, costs, check, n_threads, dw, db):
 
 
 @njit(**JIT)
-def propagate(w, b, X, Y, scale, dw, db):
+def propagate(w, b, X, Y, scale):
     """:func:`_propagate` on one thread."""
-    return _propagate(w, b, X, Y, scale, 1, dw, db)
+    return _propagate(w, b, X, Y, scale, 1)
 
 
 @njit(parallel=True, **JIT)
-def propagate_parallel(w, b, X, Y, scale, n_threads, dw, db):
+def propagate_parallel(w, b, X, Y, scale, n_threads):
     """:func:`_propagate` on ``n_threads`` threads."""
-    return _propagate(w, b, X, Y, scale, n_threads, dw, db)
+    return _propagate(w, b, X, Y, scale, n_threads)
 
 
 @njit(**JIT)
