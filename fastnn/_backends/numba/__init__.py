@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 
 import numba
-import numpy as np
 
 from fastnn import tuning
 from fastnn._backends.numba import blas, logreg, mlp, ops
