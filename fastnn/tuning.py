@@ -24,7 +24,13 @@ Knobs
             ...  # every call with n_threads > 1 takes the threaded path
 
 ``PARALLEL_WORK``
-    multiply-adds per call from which a kernel uses more than one thread.
+    units of work per call from which a kernel uses more than one thread: multiply-adds for
+    the 2-layer step (``n_h m (2 n_x + 16)``), four per element of ``X`` for logistic
+    regression's pass and eight per element for ``dot`` (they stream their data: an element
+    costs more than a multiply-add).  Below it a call runs on one thread.  The threshold is
+    high on purpose: a thread team waits for its slowest thread, and when another library's
+    threads still spin on the other cores (NumPy's OpenBLAS does after each call) a team
+    on mid-size work ran several times slower than one thread (``fastnn bench --mixed``).
 ``BLAS_WORK``, ``BLAS_MIN_DIM``
     the 2-layer step's two big products go to NumPy's BLAS when ``n_h n_x m`` is at least
     ``BLAS_WORK`` and ``n_h``, ``n_x`` and ``m`` are all at least ``BLAS_MIN_DIM``.
@@ -41,7 +47,7 @@ from collections.abc import Iterator
 
 from fastnn._validation import count
 
-PARALLEL_WORK = 1 << 18
+PARALLEL_WORK = 1 << 21
 BLAS_WORK = 1 << 22
 BLAS_MIN_DIM = 32
 BLOCK_BYTES = 32 * 1024

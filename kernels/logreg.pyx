@@ -188,7 +188,7 @@ cdef int check_arrays(cnp.ndarray w, cnp.ndarray X, Y) except -1:
 cdef int prepare(Pass* p, cnp.ndarray X, int n_threads) except -1:
     """Fill ``p`` for a pass over ``X``: its threads and workspace (``free(p.Zt)`` frees it)."""
     p.n_x, p.m = cnp.PyArray_DIM(X, 0), cnp.PyArray_DIM(X, 1)
-    p.n_threads = team(tuning, 2.0 * p.n_x * p.m, n_threads)
+    p.n_threads = team(tuning, 4.0 * p.n_x * p.m, n_threads)
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(X)
     p.Zt = malloc(((p.n_threads + 2) * p.m + 2 * p.n_x + 1) * isz)
     if p.Zt == NULL:

@@ -98,7 +98,7 @@ def dot(cnp.ndarray a not None, cnp.ndarray b not None, int n_threads=1):
         expect(a, "a", float_or_double(a), -1, -2, False)
         expect(b, "b", cnp.PyArray_TYPE(a), a.shape[0], -2, False)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
-    cdef int nt = team(tuning, n, n_threads), f64 = cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE
+    cdef int nt = team(tuning, 8.0 * n, n_threads), f64 = cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE
     cdef double s
     cdef double* parts = <double*>malloc(nt * sizeof(double))
     cdef void* pa = data(a)

@@ -74,7 +74,7 @@ def sigmoid(z):
 
 
 def dot(a, b, n_threads=1):
-    nt = _threads(a.size, n_threads)
+    nt = _threads(8 * a.size, n_threads)
     return ops.dot(a, b) if nt == 1 else ops.dot_parallel(a, b, nt)
 
 
@@ -95,16 +95,16 @@ def logreg_forward(w, b, X):
 
 def logreg_propagate(w, b, X, Y, n_threads=1):
     n_x, m = X.shape
-    if 2 * n_x * m < tuning.PARALLEL_WORK:
+    if 4 * n_x * m < tuning.PARALLEL_WORK:
         status, cost, dw, db = logreg.propagate(w, b, X, Y, 1.0 / m)
     else:
-        nt = _threads(2 * n_x * m, n_threads)
+        nt = _threads(4 * n_x * m, n_threads)
         status, cost, dw, db = logreg.propagate_parallel(w, b, X, Y, 1.0 / m, nt)
     return status, dw, db, cost
 
 
 def logreg_descend(w, b, X, Y, learning_rate, costs, dw, db, check, n_threads=1):
-    nt = _threads(2 * X.size, n_threads)
+    nt = _threads(4 * X.size, n_threads)
     if nt == 1:
         return logreg.descend(w, b, X, Y, learning_rate, costs, check, dw, db)
     return logreg.descend_parallel(w, b, X, Y, learning_rate, costs, check, nt, dw, db)
