@@ -114,10 +114,14 @@ def _host_line(run: dict) -> str:
     )
     limit = run.get("thread_limit")
     threads = f", --threads {limit['threads']}" if limit else ""
+    # the CPU generation as LLVM names it (numba's details), when numba ran: "AMD EPYC" alone
+    # does not tell one generation from the next
+    arch = next((b["details"]["cpu"] for b in host.get("fastnn", {}).get("backends", ())
+                 if isinstance(b.get("details"), dict) and b["details"].get("cpu")), None)
+    model = f"{cpu.get('model', '?')}{f' ({arch})' if arch else ''}"
     return (
-        f"*`fastnn bench --{mode.get('name', '?')}`, schedule {mode.get('schedule', 'quiet')}"
-        f"{threads}, {run.get('created', '')}: "
-        f"{cpu.get('model', '?')}, {cpu.get('usable_cores', '?')} usable cores, SIMD {cpu.get('simd', '?')}; "
+        f"*`fastnn bench --{mode.get('name', '?')}`, schedule {mode.get('schedule', 'quiet')}{threads}: "
+        f"{model}, {cpu.get('usable_cores', '?')} usable cores, SIMD {cpu.get('simd', '?')}; "
         f"{versions}{f'; BLAS {blas}' if blas else ''}.*"
     )
 
