@@ -34,4 +34,4 @@ def test_plot_planar(tmp_path):
     run = subprocess.run([sys.executable, str(EXAMPLES / "plot_planar.py"), "--out", str(out)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
-    assert out.stat().st_size > 10_000 and re.search(r"accuracy (90\.[257]5?|91\.00)%", run.stdout)
+    assert out.stat().st_size > 10_000 and re.search(r"accuracy (90\.(25|50|75)|91\.00)%", run.stdout)
