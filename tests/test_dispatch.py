@@ -182,6 +182,34 @@ def test_unavailable_backend_raises_with_the_reason():
     assert lines[2] == "auto: numba"
 
 
+def test_the_numba_backend_stands_alone_without_the_cython_extensions():
+    """numba and NumPy only: with the Cython extensions unimportable the numba backend is
+    complete (a training step, a propagate, a fit) and gives the numpy backend's answers."""
+    pytest.importorskip("numba")
+    result = run_python(
+        """
+        import sys
+        sys.modules["fastnn._cython"] = None  # as if the extensions had not been built
+        import numpy as np
+        import fastnn
+        from fastnn.datasets import load_planar
+        X, Y = load_planar()
+        answers, p0 = {}, fastnn.mlp.initialize_parameters(2, 4, 1)
+        for name in ("numpy", "numba"):
+            p = {k: v.copy() for k, v in p0.items()}
+            cost = fastnn.mlp.train_step(p, X, Y, backend=name)
+            grads, c2 = fastnn.logreg.propagate(np.full((2, 1), 0.1), 0.5, X, Y, backend=name)
+            fit = fastnn.mlp.nn_model(X, Y, 4, num_iterations=50, random_state=3, backend=name)
+            answers[name] = (cost, p["W1"], grads["dw"], c2, fit["W1"])
+        for a, b in zip(answers["numpy"], answers["numba"]):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        print("loaded:", sorted(m for m in sys.modules if m.startswith("fastnn._cython") and sys.modules[m]))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "loaded: []"
+
+
 def test_register_backend_checks_the_protocol(registry):
     incomplete = types.SimpleNamespace(NAME="half", sigmoid=np.tanh)
     with pytest.raises(TypeError, match="missing callables dot, logreg_forward"):
