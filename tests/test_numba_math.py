@@ -75,7 +75,6 @@ def _compiled(name: str):
 
         @numba.njit(error_model="numpy", fastmath={"reassoc", "contract", "arcp", "nsz"})
         def loop(x, out):
-            nm.kernel_attributes()
             for i in range(x.size):
                 out[i] = fn(x[i])
 

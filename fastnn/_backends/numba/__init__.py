@@ -44,7 +44,7 @@ def _threads(work: float, n_threads: int) -> int:
 def details() -> dict:
     import llvmlite
 
-    from fastnn._backends.numba.math import HOST_CPU, HOST_FEATURES, KERNEL_ATTRIBUTES
+    from fastnn._backends.numba.math import HOST_CPU, HOST_FEATURES
 
     try:
         layer = numba.threading_layer()  # the one launched, if a kernel ran threaded
@@ -60,7 +60,6 @@ def details() -> dict:
         "max_threads": numba.config.NUMBA_NUM_THREADS,
         "cpu": HOST_CPU,
         "simd": simd,
-        "llvm_function_attributes": list(KERNEL_ATTRIBUTES),
         "blas": "NumPy's OpenBLAS for the large layers" if blas.AVAILABLE else "none found: register tiles",
         "cache_dir": numba.config.CACHE_DIR or "__pycache__ beside the sources",
     }
