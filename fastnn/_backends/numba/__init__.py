@@ -93,11 +93,11 @@ def logreg_forward(w, b, X):
 
 
 def logreg_propagate(w, b, X, Y, n_threads=1):
-    n_x, m = X.shape
-    if 4 * n_x * m < tuning.PARALLEL_WORK:
+    m = X.shape[1]
+    nt = _threads(4 * X.size, n_threads)
+    if nt == 1:
         status, cost, dw, db = logreg.propagate(w, b, X, Y, 1.0 / m)
     else:
-        nt = _threads(4 * n_x * m, n_threads)
         status, cost, dw, db = logreg.propagate_parallel(w, b, X, Y, 1.0 / m, nt)
     return status, dw, db, cost
 
@@ -122,12 +122,13 @@ def mlp_backward(X, Y, W2, A1, A2, activation, n_threads=1):
 
 def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n_threads=1):
     (n_x, m), n_h = X.shape, W1.shape[0]
-    if n_h * m * (2 * n_x + 16) < tuning.PARALLEL_WORK and n_x * n_h * m < tuning.BLAS_WORK:
+    work = n_h * m * (2 * n_x + 16)  # multiply-adds of a step, as tuning.PARALLEL_WORK counts them
+    if work < tuning.PARALLEL_WORK and n_x * n_h * m < tuning.BLAS_WORK:
         # the course's sizes, checked first: one thread, register tiles
         return mlp.descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, tuning.BLOCK_BYTES)
     if blas.AVAILABLE and min(n_x, n_h, m) >= tuning.BLAS_MIN_DIM and n_x * n_h * m >= tuning.BLAS_WORK:
         return mlp.descend_blas(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, 1 << 60)
-    nt = _threads(n_h * m * (2 * n_x + 16), n_threads)
+    nt = _threads(work, n_threads)
     if nt == 1:
         return mlp.descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, tuning.BLOCK_BYTES)
     return mlp.descend_parallel(
