@@ -100,7 +100,7 @@ class BuildExt(build_ext):
 
 
 #: what the three extensions share: the C header and the cimported helpers
-SHARED = ("fastnn_math.h", "scalar.pxd", "products.pxd", "common.pxd")
+SHARED = ("fastnn_math.h", "tiles.h", "scalar.pxd", "products.pxd", "common.pxd")
 
 
 def extensions() -> list[Extension]:

@@ -59,7 +59,6 @@ ctypedef struct Step:
     # (n_h) and db2 (n_y) and the loss
     void* bufs
     double* dsums
-    const void* zeros  # a row of width zeros (the products' padding)
     Py_ssize_t slot, dslot, o_Z2, o_dZ1, o_E, o_dW1, o_dW2
 
 
@@ -82,10 +81,10 @@ cdef double block(const floating* X, const floating* Y, Py_ssize_t c0, Py_ssize_
     if s.use_blas:
         blas_linear(&cblas, W1, b1, n_h, n_x, X, m, c0, n, Z1, ld)  # Z1 = W1 X + b1
     else:
-        linear(W1, b1, n_h, n_x, X, m, c0, n, <floating*>s.zeros, Z1, ld)
+        linear(W1, b1, n_h, n_x, X, m, c0, n, Z1, ld)
     activate(Z1, ld, n_h, n, s.act)  # A1 = g(Z1)
     A1 = Z1
-    linear(W2, b2, n_y, n_h, A1, ld, 0, n, <floating*>s.zeros, Z2, ld)  # Z2 = W2 A1 + b2
+    linear(W2, b2, n_y, n_h, A1, ld, 0, n, Z2, ld)  # Z2 = W2 A1 + b2
     loss = output_layer(Z2, ld, Y, m, c0, n, n_y, ws + s.o_E, db2)  # A2 = sigmoid(Z2), dZ2 = A2 - Y, db2
     dZ2 = Z2
     add_outer(dZ2, ld, even(n_y), A1, ld, n_h, 0, n, dW2)  # dW2 = dZ2 A1.T
@@ -242,7 +241,7 @@ cdef int prepare(Step* s, cnp.ndarray X, cnp.ndarray Y, cnp.ndarray W1, cnp.ndar
     s.slot = (s.o_dW2 + ey * s.n_h + 15) // 16 * 16  # 64-byte aligned slots
     s.dslot = (s.n_h + s.n_y + 1 + 7) // 8 * 8
     n_grads = s.n_h * s.n_x + s.n_h + s.n_y * s.n_h + s.n_y
-    s.bufs = malloc((s.n_threads * s.slot + n_grads + s.width) * isz)
+    s.bufs = malloc((s.n_threads * s.slot + n_grads) * isz)
     s.dsums = <double*>malloc(s.n_threads * s.dslot * sizeof(double))
     if s.bufs == NULL or s.dsums == NULL:
         release(s)
@@ -253,8 +252,6 @@ cdef int prepare(Step* s, cnp.ndarray X, cnp.ndarray Y, cnp.ndarray W1, cnp.ndar
     s.grads[1] = <char*>s.grads[0] + s.n_h * s.n_x * isz
     s.grads[2] = <char*>s.grads[1] + s.n_h * isz
     s.grads[3] = <char*>s.grads[2] + s.n_y * s.n_h * isz
-    s.zeros = <char*>s.grads[3] + s.n_y * isz
-    memset(<void*>s.zeros, 0, s.width * isz)
     return 0
 
 
@@ -323,18 +320,18 @@ def set_cblas(size_t dgemm_address, size_t sgemm_address):
 
 cdef void forward(const floating* X, const floating* W1, const floating* b1, const floating* W2,
                   const floating* b2, Py_ssize_t n_x, Py_ssize_t n_h, Py_ssize_t n_y, Py_ssize_t m,
-                  int act, bint use_blas, const floating* zeros, floating* Z1, floating* A1,
+                  int act, bint use_blas, floating* Z1, floating* A1,
                   floating* Z2, floating* A2) noexcept nogil:
-    """``Z1``, ``A1``, ``Z2`` (room for even rows), ``A2`` of the whole batch (``zeros``: m)."""
+    """``Z1``, ``A1``, ``Z2`` (room for even rows), ``A2`` of the whole batch."""
     cdef Py_ssize_t i
     if use_blas:
         blas_linear(&cblas, W1, b1, n_h, n_x, X, m, 0, m, Z1, m)
     else:
-        linear(W1, b1, n_h, n_x, X, m, 0, m, zeros, Z1, m)
+        linear(W1, b1, n_h, n_x, X, m, 0, m, Z1, m)
     for i in range(n_h * m):
         A1[i] = Z1[i]
     activate(A1, m, n_h, m, act)
-    linear(W2, b2, n_y, n_h, A1, m, 0, m, zeros, Z2, m)
+    linear(W2, b2, n_y, n_h, A1, m, 0, m, Z2, m)
     for i in range(n_y * m):
         A2[i] = sigmoid(Z2[i])
 
@@ -349,20 +346,18 @@ def mlp_forward(cnp.ndarray X not None, cnp.ndarray W1 not None, cnp.ndarray b1 
     cdef Py_ssize_t n_h = cnp.PyArray_DIM(W1, 0), n_y = cnp.PyArray_DIM(W2, 0)
     Z1, A1 = np.empty((even(n_h), m), X.dtype), np.empty((n_h, m), X.dtype)
     Z2, A2 = np.empty((even(n_y), m), X.dtype), np.empty((n_y, m), X.dtype)
-    zeros = np.zeros(m, X.dtype)
-    cdef void* p[10]
-    p[:] = [data(X), data(W1), data(b1), data(W2), data(b2), data(zeros), data(Z1), data(A1),
-            data(Z2), data(A2)]
+    cdef void* p[9]
+    p[:] = [data(X), data(W1), data(b1), data(W2), data(b2), data(Z1), data(A1), data(Z2), data(A2)]
     cdef bint f64 = cnp.PyArray_TYPE(X) == cnp.NPY_DOUBLE, blas = use_blas(n_x, n_h, m)
     with nogil:
         if f64:
             forward(<double*>p[0], <double*>p[1], <double*>p[2], <double*>p[3], <double*>p[4],
                     n_x, n_h, n_y, m, activation, blas, <double*>p[5], <double*>p[6],
-                    <double*>p[7], <double*>p[8], <double*>p[9])
+                    <double*>p[7], <double*>p[8])
         else:
             forward(<float*>p[0], <float*>p[1], <float*>p[2], <float*>p[3], <float*>p[4],
                     n_x, n_h, n_y, m, activation, blas, <float*>p[5], <float*>p[6],
-                    <float*>p[7], <float*>p[8], <float*>p[9])
+                    <float*>p[7], <float*>p[8])
     return Z1[:n_h], A1, Z2[:n_y], A2
 
 
