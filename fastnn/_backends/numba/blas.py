@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, types
 
 from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_gemm
-from fastnn._backends.numba.math import JIT
+from fastnn._backends.numba.math import HELPER, JIT
 
 
 def _register() -> bool:
@@ -45,7 +45,7 @@ _sgemm = types.ExternalFunction("fastnn_cblas_sgemm64", types.void(
     _int, _int, _int, _i64, _i64, _i64, types.float32, _ptr, _i64, _ptr, _i64, types.float32, _ptr, _i64))
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def _gemm(trans_b, M, N, K, A, lda, B, b_offset, ldb, C, ldc):
     """Row-major ``C[:M, :N] += A[:M, :K] op(B)`` from element ``b_offset`` of ``B``."""
     b = B.ctypes.data + b_offset * B.itemsize
@@ -58,7 +58,7 @@ def _gemm(trans_b, M, N, K, A, lda, B, b_offset, ldb, C, ldc):
                C.ctypes.data, ldc)
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def linear(W, b, X, c0, n, Out):
     """``Out[:n_out, :n] = W X[:, c0:c0+n] + b`` (as :func:`.products.linear`)."""
     n_out, n_in = W.shape
@@ -68,7 +68,7 @@ def linear(W, b, X, c0, n, Out):
     _gemm(NO_TRANS, n_out, n, n_in, W, n_in, X, c0, X.shape[1], Out, Out.shape[1])
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def add_outer(D, X, c0, n, G):
     """``G += D[:, :n] X[:, c0:c0+n].T`` (as :func:`.products.add_outer`)."""
     _gemm(TRANS, G.shape[0], X.shape[0], n, D, D.shape[1], X, c0, X.shape[1], G, G.shape[1])

@@ -13,7 +13,7 @@ from numba import njit
 
 from fastnn._backends import NONFINITE, OK
 from fastnn._backends.numba import math as nm
-from fastnn._backends.numba.math import INLINE, JIT
+from fastnn._backends.numba.math import HELPER, INLINE, JIT
 
 
 @njit(**INLINE)
@@ -28,7 +28,7 @@ def bad_labels(Y):
     return acc != 0.0
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def output_layer(Z2, Y, c0, n, E, db2):
     """``dZ2 = sigmoid(Z2) - Y`` in place over ``Z2[:, :n]`` (labels ``Y[:, c0:c0+n]``);
     adds ``sum(dZ2)`` to ``db2`` and returns the summed loss ``sum softplus((1-2Y) Z2)``.
@@ -53,7 +53,7 @@ def output_layer(Z2, Y, c0, n, E, db2):
     return loss
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def mean(S, scale, G):
     """``G = scale * sum_t S[t, :rows(G)]`` (the threads' partial sums, in ``G``'s dtype);
     returns ``sum(G * 0)``: 0 exactly when every element of ``G`` is finite."""
@@ -71,7 +71,8 @@ def mean(S, scale, G):
 
 #: The update's options: no reassociation, so that ``lr * G`` rounds as written (as
 #: ``(lr * S) / m`` a huge learning rate could overflow where the step does not).
-_UPDATE = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}, "nogil": True}
+_UPDATE = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}, "nogil": True,
+           "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 @njit(**_UPDATE)

@@ -20,11 +20,11 @@ from numba import njit, prange
 from fastnn._backends import BAD_LABEL, OK
 from fastnn._backends.numba import math as nm
 from fastnn._backends.numba.common import bad_labels, finish, output_layer
-from fastnn._backends.numba.math import INLINE, JIT
+from fastnn._backends.numba.math import HELPER, INLINE, JIT
 from fastnn._backends.numba.mlp import zero
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def add_logits(w, X, k0, k1, Z):
     """``Z[i] += sum_k w[k] X[k, i]`` over the rows ``k0 <= k < k1`` (four per pass)."""
     m = X.shape[1]
@@ -40,7 +40,7 @@ def add_logits(w, X, k0, k1, Z):
             Z[i] += w0 * X[r, i]
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def row_dots(X, D, k0, k1, G):
     """``G[k, 0] = sum_i X[k, i] D[i]`` for ``k0 <= k < k1``, four rows per pass, the last
     rows first."""
@@ -87,7 +87,7 @@ def gradient_sums(w, b0, X, Y, n_threads, ws):
     return loss
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def workspace(X, n_threads):
     """``(partial logits per thread, Z, E, (dw, db) sums)``."""
     n_x, m = X.shape

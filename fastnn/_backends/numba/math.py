@@ -86,11 +86,18 @@ INLINE = {"inline": "always", "error_model": "numpy", "boundscheck": False}
 #: Compile options of every math function (see the module docstring).
 MATH_OPTIONS = {
     "cache": True,
+    "no_cpython_wrapper": True,
+    "no_cfunc_wrapper": True,
     "error_model": "numpy",
     "fastmath": {"contract"},
     "nogil": True,
     "forceinline": True,  # LLVM alwaysinline: each instruction keeps these flags when inlined
 }
+
+
+#: The kernels' helpers (called from kernels only): no entry from Python or C to generate,
+#: which takes numba about as long to compile as a small helper itself.
+HELPER = {**JIT, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 
 # --- the host, as LLVM sees it (the backend's details) ----------------------------------
@@ -542,10 +549,10 @@ def logistic_parts32(z, y):
 
 def _generic(name, f64, f32, nargs):
     """A function callable from ``@njit`` code that picks the float64 or float32 version by
-    its first argument's type (from Python it calls the compiled version on scalars)."""
+    its first argument's type (compiled for kernels only: no entry from Python)."""
 
     def stub(*args):
-        return (f32 if isinstance(args[0], np.float32) else f64)(*args)
+        raise TypeError(f"fastnn's numba {name} is callable from @njit code only")
 
     stub.__name__ = stub.__qualname__ = name
     stub.__doc__ = f"``{name}`` in the precision of its first argument (float64 or float32)."

@@ -25,11 +25,11 @@ from fastnn._backends import BAD_LABEL, OK, RELU, TANH
 from fastnn._backends.numba import blas
 from fastnn._backends.numba import math as nm
 from fastnn._backends.numba.common import bad_labels, finish, output_layer
-from fastnn._backends.numba.math import INLINE, JIT
+from fastnn._backends.numba.math import HELPER, INLINE, JIT
 from fastnn._backends.numba.products import add_outer, linear
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def activate(Z, n_rows, n, act):
     """``A = g(Z)`` in place, rows ``< n_rows``, columns ``< n``."""
     zero = Z.dtype.type(0)
@@ -46,7 +46,7 @@ def activate(Z, n_rows, n, act):
                 Z[j, i] = nm.sigmoid(Z[j, i])
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def hidden_grad(W2, dZ2, A1, n, act, dZ1, db1):
     """``dZ1 = W2.T dZ2 * g'(Z1)`` over ``n`` columns (``g'`` from ``A1 = g(Z1)``); adds
     ``sum(dZ1)`` to ``db1``.  One pass per output row, the last one applying ``g'``."""
@@ -107,7 +107,7 @@ def block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, bufs, sums):
     return loss
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def zero(S):
     """``S[...] = 0``.  Allocation and fills are calls of their own, compiled serial: in a
     ``parallel=True`` kernel numba would make each a thread-team loop of its own (a
@@ -115,7 +115,7 @@ def zero(S):
     S.fill(0)
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def zeros(n):
     """``np.zeros(n)``, allocated serially (see :func:`zero`)."""
     return np.zeros(n)
@@ -146,7 +146,7 @@ def gradient_sums(X, Y, W1, b1, W2, b2, act, use_blas, n_threads, ws, losses):
     return loss
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def workspace(X, W1, W2, block_bytes, n_threads):
     """``(bufs, sums, grads)``: per-thread activations ``(Z1, Z2, dZ1, E)`` of a block and
     gradient sums ``(dW1, db1, dW2, db2)`` (a leading axis for the thread; row counts

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastnn._backends.numba.math import JIT
+from fastnn._backends.numba.math import HELPER, JIT
 
 
 def even(n: int) -> int:
@@ -35,7 +35,7 @@ def even(n: int) -> int:
     return n + n % 2
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def linear(W, b, X, c0, n, Out):
     """``Out[j, i] = b[j] + sum_k W[j, k] X[k, c0 + i]`` for ``j < n_out``, ``i < n``.
 
@@ -73,7 +73,7 @@ def linear(W, b, X, c0, n, Out):
                     Out[j + 1, i] += v
 
 
-@njit(**JIT)
+@njit(**HELPER)
 def add_outer(D, X, c0, n, G):
     """``G[j, k] += sum_i D[j, i] X[k, c0 + i]`` for ``j < even(n_out)``, ``k < n_in``.
 
