@@ -15,8 +15,10 @@ from tolerances import FIT_RTOL, assert_close
 import fastnn
 from fastnn import logreg, mlp
 
-#: (n_x, n_h, n_y, m): a 1x1 net, the course's planar size, tall, wide, several outputs
-CASES = [(1, 1, 1, 1), (2, 4, 1, 400), (3, 5, 2, 7), (50, 3, 1, 9), (1, 2, 1, 1000), (13, 7, 3, 64)]
+#: (n_x, n_h, n_y, m): a 1x1 net, the course's planar size, tall, wide, several outputs, and
+#: a block of X larger than the L2 cache (the products take its rows in chunks)
+CASES = [(1, 1, 1, 1), (2, 4, 1, 400), (3, 5, 2, 7), (50, 3, 1, 9), (1, 2, 1, 1000), (13, 7, 3, 64),
+         (1500, 5, 1, 51)]
 CASE_IDS = [f"{n_x}x{n_h}x{n_y}x{m}" for n_x, n_h, n_y, m in CASES]
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
