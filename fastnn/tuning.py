@@ -31,9 +31,14 @@ Knobs
     high on purpose: a thread team waits for its slowest thread, and when another library's
     threads still spin on the other cores (NumPy's OpenBLAS does after each call) a team
     on mid-size work ran several times slower than one thread (``fastnn bench --mixed``).
-``BLAS_WORK``, ``BLAS_MIN_DIM``
-    the 2-layer step's two big products go to NumPy's BLAS when ``n_h n_x m`` is at least
-    ``BLAS_WORK`` and ``n_h``, ``n_x`` and ``m`` are all at least ``BLAS_MIN_DIM``.
+``BLAS_WORK``, ``BLAS_MIN_DIM``, ``BLAS_MIN_HIDDEN``
+    the 2-layer step's two big products go to NumPy's BLAS (:func:`blas_for`) when
+    ``n_h n_x m`` is at least ``BLAS_WORK``, ``n_x`` and ``m`` are at least ``BLAS_MIN_DIM``
+    and ``n_h`` at least ``BLAS_MIN_HIDDEN``.  The BLAS runs its products on its own threads,
+    the pool NumPy uses: unlike a thread team of fastnn's, it does not wait for a core that
+    NumPy's spinning threads hold, so a large layer is as fast in a program that mixes
+    fastnn with NumPy as in the benchmark; a layer narrower than a few hidden units gains
+    nothing from it.
 ``BLOCK_BYTES``
     the activations of one block of examples (``Z1`` and ``dZ1``) take at most this many
     bytes, so that they stay in the L1 cache through the block's step.
@@ -50,9 +55,10 @@ from fastnn._validation import count
 PARALLEL_WORK = 1 << 21
 BLAS_WORK = 1 << 22
 BLAS_MIN_DIM = 32
+BLAS_MIN_HIDDEN = 4
 BLOCK_BYTES = 32 * 1024
 
-_KNOBS = ("PARALLEL_WORK", "BLAS_WORK", "BLAS_MIN_DIM", "BLOCK_BYTES")
+_KNOBS = ("PARALLEL_WORK", "BLAS_WORK", "BLAS_MIN_DIM", "BLAS_MIN_HIDDEN", "BLOCK_BYTES")
 
 
 def _initial_threads() -> int:
@@ -86,6 +92,11 @@ def threads_for(work: float, n_threads: int) -> int:
     """The threads a call of ``work`` multiply-adds runs on, of the ``n_threads`` it may use:
     all of them from :data:`PARALLEL_WORK` on, else one."""
     return n_threads if work >= PARALLEL_WORK else 1
+
+
+def blas_for(n_x: int, n_h: int, m: int) -> bool:
+    """Whether the 2-layer step of these sizes runs its two big products on the BLAS."""
+    return n_x * n_h * m >= BLAS_WORK and min(n_x, m) >= BLAS_MIN_DIM and n_h >= BLAS_MIN_HIDDEN
 
 
 def _one_thread_after_fork() -> None:

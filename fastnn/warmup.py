@@ -108,7 +108,7 @@ def jobs() -> list[Job]:
         Job("mlp.train_step, one thread", _mlp_step(**_ONE_THREAD)),
         Job("logreg, one thread", _logreg(**_ONE_THREAD)),
         Job("mlp.train_step, thread team", _mlp_step(**_THREADS)),
-        Job("mlp.train_step, BLAS", _mlp_step(blas_work=0, blas_min_dim=1)),
+        Job("mlp.train_step, BLAS", _mlp_step(blas_work=0, blas_min_dim=1, blas_min_hidden=1)),
         Job("logreg, thread team", _logreg(**_THREADS)),
         Job("mlp forward/backward/cost/update", _mlp_course),
         Job("mlp gradients (dask)", _mlp_gradients),

@@ -209,9 +209,8 @@ cdef int check_layers(cnp.ndarray X, Y, W1, b1, W2, b2, int act, bint out) excep
 
 
 cdef bint use_blas(Py_ssize_t n_x, Py_ssize_t n_h, Py_ssize_t m) except -1:
-    """Whether the first layer's products go to the BLAS (see :mod:`fastnn.tuning`)."""
-    return (cblas.dgemm != NULL and min(n_x, n_h, m) >= tuning.BLAS_MIN_DIM
-            and <double>n_x * n_h * m >= tuning.BLAS_WORK)
+    """Whether the first layer's products go to the BLAS (``fastnn.tuning.blas_for``)."""
+    return cblas.dgemm != NULL and tuning.blas_for(n_x, n_h, m)
 
 
 cdef int prepare(Step* s, cnp.ndarray X, cnp.ndarray Y, cnp.ndarray W1, cnp.ndarray b1,

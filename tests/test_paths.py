@@ -20,7 +20,7 @@ from fastnn._dispatch import resolve
 PATHS = {
     "one-thread": {"parallel_work": 1 << 62, "blas_work": 1 << 62},
     "threads": {"parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62},
-    "blas": {"blas_work": 0, "blas_min_dim": 1},
+    "blas": {"blas_work": 0, "blas_min_dim": 1, "blas_min_hidden": 1},
     "small-blocks": {"block_bytes": 0, "parallel_work": 1 << 62, "blas_work": 1 << 62},
     "small-blocks-threads": {"block_bytes": 0, "parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62},
 }

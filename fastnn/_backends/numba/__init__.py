@@ -126,7 +126,7 @@ def mlp_descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, n
     if work < tuning.PARALLEL_WORK and n_x * n_h * m < tuning.BLAS_WORK:
         # the course's sizes, checked first: one thread, register tiles
         return mlp.descend(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, tuning.BLOCK_BYTES)
-    if blas.AVAILABLE and min(n_x, n_h, m) >= tuning.BLAS_MIN_DIM and n_x * n_h * m >= tuning.BLAS_WORK:
+    if blas.AVAILABLE and tuning.blas_for(n_x, n_h, m):
         return mlp.descend_blas(X, Y, W1, b1, W2, b2, learning_rate, activation, costs, check, 1 << 60)
     nt = _threads(work, n_threads)
     if nt == 1:
