@@ -135,7 +135,7 @@ def test_parameters_lost_on_the_way_to_a_worker_are_sent_again(client, monkeypat
 
 @pytest.mark.slow
 def test_a_cluster_that_keeps_losing_workers_gives_a_clear_error(client, monkeypatch):
-    X, y, dX, dy = data()
+    _, _, dX, dy = data()
     _flaky_scatter(client, monkeypatch, failures=10**6)
     with pytest.raises(RuntimeError, match="could not send the parameters to the Dask workers"):
         ESTIMATORS["LogisticRegression"]("numpy", max_iter=5).fit(dX, dy)

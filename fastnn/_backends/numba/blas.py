@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, types
 
 from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_gemm
-from fastnn._backends.numba.math import HELPER, JIT
+from fastnn._backends.numba.math import HELPER
 
 
 def _register() -> bool:

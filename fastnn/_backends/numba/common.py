@@ -13,7 +13,7 @@ from numba import njit
 
 from fastnn._backends import NONFINITE, OK
 from fastnn._backends.numba import math as nm
-from fastnn._backends.numba.math import HELPER, INLINE, JIT
+from fastnn._backends.numba.math import HELPER, INLINE, NO_ENTRY
 
 
 @njit(**INLINE)
@@ -71,8 +71,7 @@ def mean(S, scale, G):
 
 #: The update's options: no reassociation, so that ``lr * G`` rounds as written (as
 #: ``(lr * S) / m`` a huge learning rate could overflow where the step does not).
-_UPDATE = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}, "nogil": True,
-           "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_UPDATE = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}, "nogil": True, **NO_ENTRY}
 
 
 @njit(**_UPDATE)

@@ -83,11 +83,14 @@ PART_OPTIONS = {"inline": "always", "error_model": "numpy"}
 #: would optimize again at every level (what makes numba's first call slow).
 INLINE = {"inline": "always", "error_model": "numpy", "boundscheck": False}
 
+#: What a function called only from other compiled code leaves out: an entry from Python or
+#: C, which takes numba about as long to compile as a small helper itself.
+NO_ENTRY = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+
 #: Compile options of every math function (see the module docstring).
 MATH_OPTIONS = {
     "cache": True,
-    "no_cpython_wrapper": True,
-    "no_cfunc_wrapper": True,
+    **NO_ENTRY,
     "error_model": "numpy",
     "fastmath": {"contract"},
     "nogil": True,
@@ -95,9 +98,8 @@ MATH_OPTIONS = {
 }
 
 
-#: The kernels' helpers (called from kernels only): no entry from Python or C to generate,
-#: which takes numba about as long to compile as a small helper itself.
-HELPER = {**JIT, "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+#: The kernels' helpers (called from kernels only).
+HELPER = {**JIT, **NO_ENTRY}
 
 
 # --- the host, as LLVM sees it (the backend's details) ----------------------------------

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastnn._backends.numba.math import HELPER, JIT
+from fastnn._backends.numba.math import HELPER
 
 
 def even(n: int) -> int:
