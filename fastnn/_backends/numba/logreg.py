@@ -20,7 +20,7 @@ from numba import njit, prange
 from fastnn._backends import BAD_LABEL, OK
 from fastnn._backends.numba import math as nm
 from fastnn._backends.numba.common import bad_labels, finish, output_layer
-from fastnn._backends.numba.math import HELPER, INLINE, JIT
+from fastnn._backends.numba.math import HELPER, INLINE, JIT, START
 from fastnn._backends.numba.mlp import zero
 
 
@@ -81,7 +81,7 @@ def gradient_sums(w, b0, X, Y, n_threads, ws):
             z += Zt[t, i]
         Z[0, i] = z
     db[0, 0] = 0
-    loss = output_layer(Z, Y, 0, m, E, db)  # A = sigmoid(Z), dZ = A - Y (in Z), db
+    loss = output_layer(Z, Y, START, m, E, db)  # A = sigmoid(Z), dZ = A - Y (in Z), db
     for t in prange(n_threads):
         row_dots(X, Z[0], (t * n_x) // n_threads, ((t + 1) * n_x) // n_threads, dw)
     return loss
@@ -89,10 +89,11 @@ def gradient_sums(w, b0, X, Y, n_threads, ws):
 
 @njit(**HELPER)
 def workspace(X, n_threads):
-    """``(partial logits per thread, Z, E, (dw, db) sums)``."""
+    """``(partial logits per thread, Z, E, (dw, db) sums)``, uninitialized: a pass writes
+    each before reading it."""
     n_x, m = X.shape
-    sums = (np.zeros((1, n_x, 1), X.dtype), np.zeros((1, 1, 1), X.dtype))
-    return np.zeros((n_threads, m), X.dtype), np.zeros((1, m), X.dtype), np.zeros(m, X.dtype), sums
+    sums = (np.empty((1, n_x, 1), X.dtype), np.empty((1, 1, 1), X.dtype))
+    return np.empty((n_threads, m), X.dtype), np.empty((1, m), X.dtype), np.empty((1, m), X.dtype)[0], sums
 
 
 @njit(**INLINE)
@@ -119,7 +120,7 @@ def _descend(w, b, X, Y, lr, costs, check, n_threads, dw, db):
 def _propagate(w, b, X, Y, scale, n_threads):
     """``(status, cost, dw, db)`` of one pass, times ``scale``: ``1 / m`` for
     ``propagate``, 1 for the sums of one chunk of a data set."""
-    dw, db = np.empty_like(w), np.empty((1, 1), w.dtype)
+    dw, db = np.empty(w.shape, w.dtype), np.empty((1, 1), w.dtype)
     if bad_labels(Y):
         return BAD_LABEL, 0.0, dw, 0.0
     ws = workspace(X, n_threads)
@@ -159,9 +160,10 @@ def propagate_parallel(w, b, X, Y, scale, n_threads):
 def forward(w, b, X):
     """``A = sigmoid(w.T X + b)``, shape ``(1, m)``."""
     m = X.shape[1]
-    Z = np.zeros(m, X.dtype)
-    add_logits(w, X, 0, X.shape[0], Z)
+    Z = np.empty((1, m), X.dtype)
+    zero(Z)
+    add_logits(w, X, START, X.shape[0], Z[0])
     A = np.empty((1, m), X.dtype)
     for i in range(m):
-        A[0, i] = nm.sigmoid(Z[i] + b)
+        A[0, i] = nm.sigmoid(Z[0, i] + b)
     return A

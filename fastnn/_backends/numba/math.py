@@ -101,6 +101,10 @@ MATH_OPTIONS = {
 #: The kernels' helpers (called from kernels only).
 HELPER = {**JIT, **NO_ENTRY}
 
+#: A column offset of 0 for the helpers, as an int64: a literal ``0`` in a call would
+#: compile the helper a second time, for the literal.
+START = np.int64(0)
+
 
 # --- the host, as LLVM sees it (the backend's details) ----------------------------------
 
@@ -356,12 +360,6 @@ def logistic_parts64(z, y):
     return a, e, h
 
 
-@njit(**PART_OPTIONS)
-def _grow(p, e):
-    """``(1 + p) (1 + e) - 1`` for ``p, e >= 0``, without forming ``1 + e``."""
-    return p + e * (1.0 + p)
-
-
 @njit(**MATH_OPTIONS)
 def sum_log1p(E, n):
     """``sum_k log1p(E[k])`` over ``k < n`` in float64, every ``E`` in ``[0, 1]`` (float64 or
@@ -375,21 +373,23 @@ def sum_log1p(E, n):
     total = 0.0
     j0 = 0
     while j0 < n:
-        end = min(n, j0 + 512)
+        end = n if n < j0 + 512 else j0 + 512
         n8 = j0 + (end - j0) // 8 * 8
         p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 0.0
-        for j in range(j0, n8, 8):
-            p0 = _grow(p0, np.float64(E[j]))
-            p1 = _grow(p1, np.float64(E[j + 1]))
-            p2 = _grow(p2, np.float64(E[j + 2]))
-            p3 = _grow(p3, np.float64(E[j + 3]))
-            p4 = _grow(p4, np.float64(E[j + 4]))
-            p5 = _grow(p5, np.float64(E[j + 5]))
-            p6 = _grow(p6, np.float64(E[j + 6]))
-            p7 = _grow(p7, np.float64(E[j + 7]))
-        s = _grow(_grow(_grow(_grow(_grow(_grow(_grow(p0, p1), p2), p3), p4), p5), p6), p7)
+        for j in range(j0, n8, 8):  # p <- p + e (1 + p): (1 + p)(1 + e) - 1, no 1 + e formed
+            p0 += np.float64(E[j]) * (1.0 + p0)
+            p1 += np.float64(E[j + 1]) * (1.0 + p1)
+            p2 += np.float64(E[j + 2]) * (1.0 + p2)
+            p3 += np.float64(E[j + 3]) * (1.0 + p3)
+            p4 += np.float64(E[j + 4]) * (1.0 + p4)
+            p5 += np.float64(E[j + 5]) * (1.0 + p5)
+            p6 += np.float64(E[j + 6]) * (1.0 + p6)
+            p7 += np.float64(E[j + 7]) * (1.0 + p7)
+        s = p0
+        for p in (p1, p2, p3, p4, p5, p6, p7):
+            s += p * (1.0 + s)
         for j in range(n8, end):
-            s = _grow(s, np.float64(E[j]))
+            s += np.float64(E[j]) * (1.0 + s)
         total += log1p64(s)
         j0 = end
     return total
@@ -551,7 +551,9 @@ def logistic_parts32(z, y):
 
 def _generic(name, f64, f32, nargs):
     """A function callable from ``@njit`` code that picks the float64 or float32 version by
-    its first argument's type (compiled for kernels only: no entry from Python)."""
+    its first argument's type (compiled for kernels only: no entry from Python).  The
+    overload's implementation is that version's own Python function, so a kernel's first
+    call compiles one function per precision, no wrapper around it."""
 
     def stub(*args):
         raise TypeError(f"fastnn's numba {name} is callable from @njit code only")
@@ -568,17 +570,17 @@ def _generic(name, f64, f32, nargs):
 
     if nargs == 1:
 
-        @overload(stub, jit_options=MATH_OPTIONS, inline="always")
+        @overload(stub, jit_options=MATH_OPTIONS, strict=False)
         def _ov1(x):
             fn = pick(x)
-            return None if fn is None else (lambda x: fn(x))
+            return None if fn is None else fn.py_func
 
     else:
 
-        @overload(stub, jit_options=MATH_OPTIONS, inline="always")
+        @overload(stub, jit_options=MATH_OPTIONS, strict=False)
         def _ov2(x, y):
             fn = pick(x)
-            return None if fn is None else (lambda x, y: fn(x, y))
+            return None if fn is None else fn.py_func
 
     return stub
 

@@ -25,7 +25,7 @@ from fastnn._backends import BAD_LABEL, OK, RELU, TANH
 from fastnn._backends.numba import blas
 from fastnn._backends.numba import math as nm
 from fastnn._backends.numba.common import bad_labels, finish, output_layer
-from fastnn._backends.numba.math import HELPER, INLINE, JIT
+from fastnn._backends.numba.math import HELPER, INLINE, JIT, START
 from fastnn._backends.numba.products import add_outer, linear
 
 
@@ -95,10 +95,10 @@ def block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, bufs, sums):
         linear(W1, b1, X, c0, n, Z1)
     activate(Z1, n_h, n, act)  # A1 = g(Z1)
     A1 = Z1
-    linear(W2, b2, A1, 0, n, Z2)  # Z2 = W2 A1 + b2
+    linear(W2, b2, A1, START, n, Z2)  # Z2 = W2 A1 + b2
     loss = output_layer(Z2, Y, c0, n, E[0], db2)  # A2 = sigmoid(Z2), dZ2 = A2 - Y, db2
     dZ2 = Z2
-    add_outer(dZ2, A1, 0, n, dW2)  # dW2 = dZ2 A1.T
+    add_outer(dZ2, A1, START, n, dW2)  # dW2 = dZ2 A1.T
     hidden_grad(W2, dZ2, A1, n, act, dZ1, db1)  # dZ1 = W2.T dZ2 * g'(Z1), db1
     if use_blas:
         blas.add_outer(dZ1, X, c0, n, dW1)  # dW1 = dZ1 X.T
@@ -109,16 +109,22 @@ def block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, bufs, sums):
 
 @njit(**HELPER)
 def zero(S):
-    """``S[...] = 0``.  Allocation and fills are calls of their own, compiled serial: in a
-    ``parallel=True`` kernel numba would make each a thread-team loop of its own (a
-    launch each), and a fill inside the ``prange`` was moved out of the step loop."""
-    S.fill(0)
+    """``S[...] = 0`` for a C-contiguous ``S``.  Allocation and fills are calls of their own,
+    compiled serial: in a ``parallel=True`` kernel numba would make each a thread-team loop
+    of its own (a launch each), and a fill inside the ``prange`` was moved out of the step
+    loop.  (A loop, not ``np.zeros`` or ``fill``: each of those is one more function for
+    numba to compile on the first call.)"""
+    flat = S.reshape(S.size)
+    for i in range(flat.size):
+        flat[i] = 0
 
 
 @njit(**HELPER)
 def zeros(n):
     """``np.zeros(n)``, allocated serially (see :func:`zero`)."""
-    return np.zeros(n)
+    Z = np.empty(n)
+    zero(Z)
+    return Z
 
 
 @njit(**INLINE)
@@ -137,7 +143,7 @@ def gradient_sums(X, Y, W1, b1, W2, b2, act, use_blas, n_threads, ws, losses):
         lo, hi = (t * m) // n_threads, ((t + 1) * m) // n_threads
         loss = 0.0
         for c0 in range(lo, hi, width):
-            n = min(width, hi - c0)
+            n = width if width < hi - c0 else hi - c0
             loss += block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, mine, my_sums)
         losses[t] = loss
     loss = 0.0
@@ -152,19 +158,23 @@ def workspace(X, W1, W2, block_bytes, n_threads):
     gradient sums ``(dW1, db1, dW2, db2)`` (a leading axis for the thread; row counts
     rounded up to even for :mod:`.products`), and room for the gradients.  A block is as
     wide as ``block_bytes`` allows for ``Z1`` and ``dZ1`` (a multiple of 16 examples, at
-    least 16, at most a thread's share)."""
+    least 16, at most a thread's share).  The block's buffers start at zero (their padding
+    rows are read), the sums are zeroed by each pass, the gradients written by it."""
     dtype = X.dtype
     (n_x, m), n_h, n_y = X.shape, W1.shape[0], W2.shape[0]
     eh, ey = n_h + n_h % 2, n_y + n_y % 2
     share = -(-m // n_threads)
-    width = max(16, block_bytes // (2 * eh * X.itemsize) // 16 * 16)
-    width = min(width, share)
-    bufs = (np.zeros((n_threads, eh, width), dtype), np.zeros((n_threads, ey, width), dtype),
-            np.zeros((n_threads, eh, width), dtype), np.zeros((n_threads, 1, width), dtype))
-    sums = (np.zeros((n_threads, eh, n_x), dtype), np.zeros((n_threads, n_h, 1), dtype),
-            np.zeros((n_threads, ey, n_h), dtype), np.zeros((n_threads, n_y, 1), dtype))
+    width = block_bytes // (2 * eh * X.itemsize) // 16 * 16
+    width = 16 if width < 16 else width  # (no max/min: see products' note on builtins)
+    width = share if share < width else width
+    bufs = (np.empty((n_threads, eh, width), dtype), np.empty((n_threads, ey, width), dtype),
+            np.empty((n_threads, eh, width), dtype), np.empty((n_threads, 1, width), dtype))
+    sums = (np.empty((n_threads, eh, n_x), dtype), np.empty((n_threads, n_h, 1), dtype),
+            np.empty((n_threads, ey, n_h), dtype), np.empty((n_threads, n_y, 1), dtype))
     grads = (np.empty((n_h, n_x), dtype), np.empty((n_h, 1), dtype), np.empty((n_y, n_h), dtype),
              np.empty((n_y, 1), dtype))
+    for S in bufs:
+        zero(S)
     return bufs, sums, grads
 
 
@@ -230,10 +240,10 @@ def forward(X, W1, b1, W2, b2, act):
     m, n_h, n_y = X.shape[1], W1.shape[0], W2.shape[0]
     Z1 = np.empty((n_h + n_h % 2, m), X.dtype)
     Z2 = np.empty((n_y + n_y % 2, m), X.dtype)
-    linear(W1, b1, X, 0, m, Z1)
+    linear(W1, b1, X, START, m, Z1)
     A1 = Z1[:n_h].copy()
     activate(A1, n_h, m, act)
-    linear(W2, b2, A1, 0, m, Z2)
+    linear(W2, b2, A1, START, m, Z2)
     A2 = Z2[:n_y].copy()
     for o in range(n_y):
         for i in range(m):
@@ -254,12 +264,12 @@ def backward(X, Y, W2, A1, A2, act):
             dZ2[o, i] = A2[o, i] - Y[o, i]
             db2[o, 0] += dZ2[o, i]
     dW2 = np.zeros((ey, n_h), X.dtype)
-    add_outer(dZ2, A1, 0, m, dW2)
+    add_outer(dZ2, A1, START, m, dW2)
     dZ1 = np.empty((eh, m), X.dtype)
     db1 = np.zeros((n_h, 1))
     hidden_grad(W2, dZ2, A1, m, act, dZ1, db1)
     dW1 = np.zeros((eh, n_x), X.dtype)
-    add_outer(dZ1, X, 0, m, dW1)
+    add_outer(dZ1, X, START, m, dW1)
     dtype = X.dtype
     return ((dW1[:n_h] * inv_m).astype(dtype), (db1 * inv_m).astype(dtype),
             (dW2[:n_y] * inv_m).astype(dtype), (db2 * inv_m).astype(dtype))

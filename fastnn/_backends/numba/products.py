@@ -19,7 +19,9 @@ instead of one: the loops are bound by arithmetic, not by loads and stores.
 Both take an odd number of output rows by pairing the last row with a padding row:
 ``Out`` and ``D``/``G`` have room for ``n_out`` rounded up to even (see :func:`even`), the
 padding row's weights are zero and its result is never read.  Column offsets are
-unsigned, so numba emits no negative-index wrap-around in the inner loops.
+unsigned, so numba emits no negative-index wrap-around in the inner loops.  (Indices are
+clipped by conditional expressions, not ``min``: each builtin used is one more function
+for numba to compile on a kernel's first call.)
 """
 
 from __future__ import annotations
@@ -50,9 +52,12 @@ def linear(W, b, X, c0, n, Out):
         # a last group of fewer than four rows reads the missing ones as zeros (zero
         # weights alone would not do: 0 * inf is NaN where the row's answer is inf)
         full = k + 4 <= n_in
-        k1, k2, k3 = min(k + 1, n_in - 1), min(k + 2, n_in - 1), min(k + 3, n_in - 1)
+        last = n_in - 1
+        k1 = k + 1 if k + 1 < last else last
+        k2 = k + 2 if k + 2 < last else last
+        k3 = k + 3 if k + 3 < last else last
         for j in range(0, n_out, 2):
-            j1 = min(j + 1, n_out - 1)  # an odd last row pairs with Out's padding row
+            j1 = j + 1 if j + 1 < n_out else j  # an odd last row pairs with Out's padding row
             a0, a1, a2, a3 = W[j, k], W[j, k1], W[j, k2], W[j, k3]
             d0, d1, d2, d3 = W[j1, k], W[j1, k1], W[j1, k2], W[j1, k3]
             first = k == 0
@@ -86,7 +91,7 @@ def add_outer(D, X, c0, n, G):
     c = np.uint64(c0)
     zero = G.dtype.type(0)
     for k in range(n_in - 1 - (n_in - 1) % 2, -1, -2):  # rows of X once each, the last first
-        k1 = min(k + 1, n_in - 1)  # an odd last row of X pairs with itself, added once
+        k1 = k + 1 if k + 1 < n_in else k  # an odd last row of X pairs with itself, added once
         for j in range(0, n_rows, 2):
             s00 = s01 = s10 = s11 = zero
             for i in range(n):
