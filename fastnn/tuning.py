@@ -38,7 +38,10 @@ Knobs
     the pool NumPy uses: unlike a thread team of fastnn's, it does not wait for a core that
     NumPy's spinning threads hold, so a large layer is as fast in a program that mixes
     fastnn with NumPy as in the benchmark; a layer narrower than a few hidden units gains
-    nothing from it.
+    nothing from it.  ``logreg.propagate`` (two matrix-vector products) goes to the BLAS
+    (:func:`logreg_blas_for`) wherever it would use threads (from ``PARALLEL_WORK``) and
+    ``n_x``, ``m`` are at least ``BLAS_MIN_DIM``, for the same reason; a fit (``optimize``:
+    many passes in one call) keeps fastnn's threads, which outlast NumPy's spinning ones.
 ``BLOCK_BYTES``
     the activations of one block of examples (``Z1`` and ``dZ1``) take at most this many
     bytes, so that they stay in the L1 cache through the block's step.
@@ -97,6 +100,11 @@ def threads_for(work: float, n_threads: int) -> int:
 def blas_for(n_x: int, n_h: int, m: int) -> bool:
     """Whether the 2-layer step of these sizes runs its two big products on the BLAS."""
     return n_x * n_h * m >= BLAS_WORK and min(n_x, m) >= BLAS_MIN_DIM and n_h >= BLAS_MIN_HIDDEN
+
+
+def logreg_blas_for(n_x: int, m: int) -> bool:
+    """Whether ``logreg.propagate`` of these sizes runs its two products on the BLAS."""
+    return 4 * n_x * m >= PARALLEL_WORK and min(n_x, m) >= BLAS_MIN_DIM
 
 
 def _one_thread_after_fork() -> None:

@@ -99,7 +99,7 @@ def _ops(dtype: str) -> None:
 
 
 _ONE_THREAD = {"parallel_work": 1 << 62, "blas_work": 1 << 62}
-_THREADS = {"parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62}
+_THREADS = {"parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62, "blas_min_dim": 1 << 62}
 
 
 def jobs() -> list[Job]:
@@ -110,6 +110,7 @@ def jobs() -> list[Job]:
         Job("mlp.train_step, thread team", _mlp_step(**_THREADS)),
         Job("mlp.train_step, BLAS", _mlp_step(blas_work=0, blas_min_dim=1, blas_min_hidden=1)),
         Job("logreg, thread team", _logreg(**_THREADS)),
+        Job("logreg.propagate, BLAS", _logreg(parallel_work=0, blas_min_dim=1)),
         Job("mlp forward/backward/cost/update", _mlp_course),
         Job("mlp gradients (dask)", _mlp_gradients),
         Job("sigmoid, dot", _ops),

@@ -10,7 +10,8 @@ updated).  The pass is two streams over the rows of ``X``: the logits, then (the
 layer in between) one dot product per row for ``dw``, the second stream starting from
 the rows the first read last, which are still in cache.  With threads, each takes its own
 range of rows in both streams (each row of ``dw`` has one owner), and their partial
-logits are added in between.  The design mirrors the numba backend
+logits are added in between; on a large ``X`` the two streams are NumPy's BLAS
+matrix-vector products instead (``fastnn.tuning.logreg_blas_for``).  The design mirrors the numba backend
 (``fastnn/_backends/numba/logreg.py``); the ``def`` functions are the kernel protocol.
 """
 
@@ -22,11 +23,14 @@ from libc.string cimport memcpy, memset
 
 from common cimport (BAD_LABEL, FASTNN_DEBUG, NONFINITE, OK, bad_labels, expect, mean, output_layer,
                      sgd, team)
+from products cimport NO_TRANS, TRANS, Cblas, dgemv_t, matvec, sgemv_t
 from scalar cimport nonfinite, sigmoid
 
 from fastnn import tuning
 
 cnp.import_array()
+
+cdef Cblas cblas  # NumPy's OpenBLAS for a large X (set_cblas), or none: fastnn's loops only
 
 
 cdef void add_logits(const floating* w, const floating* X, Py_ssize_t m, Py_ssize_t k0,
@@ -78,6 +82,7 @@ cdef void row_dots(const floating* X, Py_ssize_t m, const floating* D, Py_ssize_
 ctypedef struct Pass:
     Py_ssize_t n_x, m
     int n_threads
+    bint use_blas  # the two products as the BLAS's matrix-vector products
     void* Zt  # partial logits, one row of m per thread
     void* Z   # the logits, then dZ (m)
     void* E   # exp(-|Z|) (m)
@@ -103,7 +108,9 @@ cdef double gradient_sums(const floating* w, double b, const floating* X, const 
     cdef Py_ssize_t n_x = p.n_x, m = p.m, i
     cdef int t, nt = p.n_threads
     cdef double loss
-    if nt == 1:
+    if p.use_blas:
+        matvec(&cblas, TRANS, n_x, m, X, w, Zt)  # w.T X, as X.T w
+    elif nt == 1:
         partial_logits(w, X, p, 0)
     else:
         for t in prange(nt, schedule="static", num_threads=nt):
@@ -115,7 +122,9 @@ cdef double gradient_sums(const floating* w, double b, const floating* X, const 
         Z[i] = z
     p.db = 0
     loss = output_layer(Z, m, Y, m, 0, m, 1, <floating*>p.E, &p.db)  # A = sigmoid(Z), dZ = A - Y
-    if nt == 1:  # dw = X dZ.T
+    if p.use_blas:  # dw = X dZ.T
+        matvec(&cblas, NO_TRANS, n_x, m, X, Z, <floating*>p.dw)
+    elif nt == 1:
         row_dots(X, m, Z, 0, n_x, <floating*>p.dw)
     else:
         for t in prange(nt, schedule="static", num_threads=nt):
@@ -185,10 +194,14 @@ cdef int check_arrays(cnp.ndarray w, cnp.ndarray X, Y) except -1:
     return t
 
 
-cdef int prepare(Pass* p, cnp.ndarray X, int n_threads) except -1:
-    """Fill ``p`` for a pass over ``X``: its threads and workspace (``free(p.Zt)`` frees it)."""
+cdef int prepare(Pass* p, cnp.ndarray X, int n_threads, bint may_use_blas) except -1:
+    """Fill ``p`` for a pass over ``X``: its threads (or the BLAS) and workspace
+    (``free(p.Zt)`` frees it)."""
     p.n_x, p.m = cnp.PyArray_DIM(X, 0), cnp.PyArray_DIM(X, 1)
-    p.n_threads = team(tuning, 4.0 * p.n_x * p.m, n_threads)
+    cdef double work = 4.0 * p.n_x * p.m
+    p.use_blas = (may_use_blas and cblas.dgemv != NULL and work >= tuning.PARALLEL_WORK
+                  and tuning.logreg_blas_for(p.n_x, p.m))
+    p.n_threads = 1 if p.use_blas else team(tuning, work, n_threads)
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(X)
     p.Zt = malloc(((p.n_threads + 2) * p.m + 2 * p.n_x + 1) * isz)
     if p.Zt == NULL:
@@ -214,7 +227,7 @@ def logreg_propagate(cnp.ndarray w not None, double b, cnp.ndarray X not None,
     cdef void* px = data(X)
     cdef void* py = data(Y)
     cdef void* pd = data(dw)
-    prepare(&p, X, n_threads)
+    prepare(&p, X, n_threads, True)
     with nogil:
         if f64:
             status = propagate(<double*>pw, b, <double*>px, <double*>py, &p, <double*>pd, &db, &cost)
@@ -242,7 +255,7 @@ def logreg_descend(cnp.ndarray w not None, cnp.ndarray b not None, cnp.ndarray X
     cdef void* q[6]
     q[:] = [data(w), data(b), data(X), data(Y), data(dw), data(db)]
     cdef double* pc = <double*>data(costs)
-    prepare(&p, X, n_threads)
+    prepare(&p, X, n_threads, False)
     with nogil:
         if f64:
             status = descend(<double*>q[0], <double*>q[1], <double*>q[2], <double*>q[3],
@@ -252,6 +265,15 @@ def logreg_descend(cnp.ndarray w not None, cnp.ndarray b not None, cnp.ndarray X
                              learning_rate, pc, n_steps, check, &p, <float*>q[4], <float*>q[5], &done)
     free(p.Zt)
     return status, done
+
+
+def set_cblas(size_t dgemv_address, size_t sgemv_address):
+    """Route a large pass's two products to the CBLAS ``cblas_dgemv``/``cblas_sgemv`` with
+    64-bit integers (NumPy's OpenBLAS) at these addresses; ``(0, 0)``: fastnn's own loops."""
+    if (dgemv_address == 0) != (sgemv_address == 0):
+        raise ValueError("set_cblas: give both addresses or neither")
+    cblas.dgemv = <dgemv_t>dgemv_address
+    cblas.sgemv = <sgemv_t>sgemv_address
 
 
 cdef void forward(const floating* w, double b, const floating* X, Py_ssize_t n_x, Py_ssize_t m,

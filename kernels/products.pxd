@@ -60,7 +60,7 @@ cdef inline void add_outer(const floating* D, Py_ssize_t ldd, Py_ssize_t n_rows,
 
 
 # --- the BLAS: NumPy's own OpenBLAS, by address (see fastnn/_backends/_numpy_blas.py) ------
-# Its CBLAS ``?gemm`` with 64-bit integers (ILP64), row-major: one BLAS thread pool in the
+# Its CBLAS ``?gemm`` and ``?gemv`` with 64-bit integers (ILP64), row-major: one BLAS thread pool in the
 # process, the one np.dot uses and threadpoolctl limits.
 
 ctypedef void (*dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
@@ -68,9 +68,16 @@ ctypedef void (*dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double, const
 ctypedef void (*sgemm_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
                          int64_t, const float*, int64_t, float, float*, int64_t) noexcept nogil
 
+ctypedef void (*dgemv_t)(int, int, int64_t, int64_t, double, const double*, int64_t,
+                         const double*, int64_t, double, double*, int64_t) noexcept nogil
+ctypedef void (*sgemv_t)(int, int, int64_t, int64_t, float, const float*, int64_t,
+                         const float*, int64_t, float, float*, int64_t) noexcept nogil
+
 ctypedef struct Cblas:
     dgemm_t dgemm
     sgemm_t sgemm
+    dgemv_t dgemv
+    sgemv_t sgemv
 
 cdef enum:
     ROW_MAJOR = 101
@@ -86,6 +93,15 @@ cdef inline void gemm(const Cblas* blas, int trans_b, Py_ssize_t M, Py_ssize_t N
         blas.dgemm(ROW_MAJOR, NO_TRANS, trans_b, M, N, K, 1.0, A, lda, B, ldb, 1.0, C, ldc)
     else:
         blas.sgemm(ROW_MAJOR, NO_TRANS, trans_b, M, N, K, 1.0, A, lda, B, ldb, 1.0, C, ldc)
+
+
+cdef inline void matvec(const Cblas* blas, int trans, Py_ssize_t M, Py_ssize_t N,
+                        const floating* A, const floating* x, floating* y) noexcept nogil:
+    """``y = A x`` (``NO_TRANS``) or ``y = A.T x`` (``TRANS``) for a row-major ``A (M, N)``."""
+    if floating is double:
+        blas.dgemv(ROW_MAJOR, trans, M, N, 1.0, A, N, x, 1, 0.0, y, 1)
+    else:
+        blas.sgemv(ROW_MAJOR, trans, M, N, 1.0, A, N, x, 1, 0.0, y, 1)
 
 
 cdef inline void blas_linear(const Cblas* blas, const floating* W, const floating* b,

@@ -19,10 +19,11 @@ from fastnn._dispatch import resolve
 #: name -> tuning overrides forcing that path (a thread team needs num_threads=2)
 PATHS = {
     "one-thread": {"parallel_work": 1 << 62, "blas_work": 1 << 62},
-    "threads": {"parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62},
-    "blas": {"blas_work": 0, "blas_min_dim": 1, "blas_min_hidden": 1},
+    "threads": {"parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62, "blas_min_dim": 1 << 62},
+    "blas": {"blas_work": 0, "blas_min_dim": 1, "blas_min_hidden": 1, "parallel_work": 0},
     "small-blocks": {"block_bytes": 0, "parallel_work": 1 << 62, "blas_work": 1 << 62},
-    "small-blocks-threads": {"block_bytes": 0, "parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62},
+    "small-blocks-threads": {"block_bytes": 0, "parallel_work": 0, "num_threads": 2, "blas_work": 1 << 62,
+                             "blas_min_dim": 1 << 62},
 }
 #: (n_x, n_h, n_y, m): odd sizes everywhere (rows not a multiple of 4, a last block shorter
 #: than a vector), a tall one, several outputs

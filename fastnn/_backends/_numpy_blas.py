@@ -1,4 +1,4 @@
-"""NumPy's own BLAS for the compiled backends: the addresses of its CBLAS ``?gemm``, ``ddot``.
+"""NumPy's own BLAS for the compiled backends: the addresses of its CBLAS ``?gemm``, ``?gemv``.
 
 NumPy's wheels bundle an OpenBLAS (``scipy-openblas64``, ILP64: 64-bit integer arguments)
 that ``np.dot`` itself uses.  The ``numba`` and ``cython`` kernels call the same library for
@@ -55,6 +55,13 @@ def cblas_gemm() -> tuple[int, int, str] | None:
     bundled OpenBLAS, or None when NumPy has none we can find."""
     d, s = _address("cblas_dgemm64_"), _address("cblas_sgemm64_")
     return (d, s, _openblas()[2]) if d and s else None
+
+
+def cblas_gemv() -> tuple[int, int] | None:
+    """``(address of cblas_dgemv64_, address of cblas_sgemv64_)`` of NumPy's bundled
+    OpenBLAS (what ``np.dot`` of a matrix and a vector runs), or None."""
+    d, s = _address("cblas_dgemv64_"), _address("cblas_sgemv64_")
+    return (d, s) if d and s else None
 
 
 def cblas_ddot() -> int | None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 
-from fastnn._backends._numpy_blas import cblas_gemm
-from fastnn._cython import mlp, ops
+from fastnn._backends._numpy_blas import cblas_gemm, cblas_gemv
+from fastnn._cython import logreg, mlp, ops
 from fastnn._cython.logreg import logreg_descend, logreg_forward, logreg_propagate
 from fastnn._cython.mlp import mlp_backward, mlp_descend, mlp_forward, mlp_gradients
 from fastnn._cython.ops import (
@@ -39,9 +39,10 @@ __all__ = [
 NAME = "cython"
 VERSION = ops.build_info()["cython"]
 
-_NUMPY_BLAS = cblas_gemm()
-if _NUMPY_BLAS is not None:
+_NUMPY_BLAS, _NUMPY_GEMV = cblas_gemm(), cblas_gemv()
+if _NUMPY_BLAS is not None and _NUMPY_GEMV is not None:
     mlp.set_cblas(_NUMPY_BLAS[0], _NUMPY_BLAS[1])
+    logreg.set_cblas(*_NUMPY_GEMV)
 
 
 def details() -> dict:

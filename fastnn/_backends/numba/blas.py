@@ -1,4 +1,5 @@
-"""NumPy's own BLAS, called from the kernels: the large layers' two big products.
+"""NumPy's own BLAS, called from the kernels: the large layers' two big products (and
+logistic regression's two matrix-vector products on a large ``X``).
 
 At MNIST-like sizes (``784 x 128 x 1000``) the step is two large matrix products, and an
 optimized BLAS does them near the core's peak where register tiles do not.  The kernels
@@ -20,19 +21,19 @@ import llvmlite.binding as llb
 import numpy as np
 from numba import njit, types
 
-from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_gemm
+from fastnn._backends._numpy_blas import NO_TRANS, ROW_MAJOR, TRANS, cblas_gemm, cblas_gemv
 from fastnn._backends.numba.math import HELPER
 
 
 def _register() -> bool:
-    found = cblas_gemm()
-    if found is None:
+    gemm, gemv = cblas_gemm(), cblas_gemv()
+    if gemm is None or gemv is None:
         stub = ctypes.CFUNCTYPE(None)(lambda: None)
         _register.stub = stub  # kept alive: its address is registered
-        found = (ctypes.cast(stub, ctypes.c_void_p).value,) * 2
-    llb.add_symbol("fastnn_cblas_dgemm64", found[0])
-    llb.add_symbol("fastnn_cblas_sgemm64", found[1])
-    return found[0] != found[1]
+        gemm = gemv = (ctypes.cast(stub, ctypes.c_void_p).value,) * 2
+    for name, address in zip(("dgemm", "sgemm", "dgemv", "sgemv"), (*gemm[:2], *gemv)):
+        llb.add_symbol(f"fastnn_cblas_{name}64", address)
+    return gemm[0] != gemm[1]
 
 
 #: Whether the big products can go to NumPy's BLAS.
@@ -43,6 +44,24 @@ _dgemm = types.ExternalFunction("fastnn_cblas_dgemm64", types.void(
     _int, _int, _int, _i64, _i64, _i64, types.float64, _ptr, _i64, _ptr, _i64, types.float64, _ptr, _i64))
 _sgemm = types.ExternalFunction("fastnn_cblas_sgemm64", types.void(
     _int, _int, _int, _i64, _i64, _i64, types.float32, _ptr, _i64, _ptr, _i64, types.float32, _ptr, _i64))
+
+
+_dgemv = types.ExternalFunction("fastnn_cblas_dgemv64", types.void(
+    _int, _int, _i64, _i64, types.float64, _ptr, _i64, _ptr, _i64, types.float64, _ptr, _i64))
+_sgemv = types.ExternalFunction("fastnn_cblas_sgemv64", types.void(
+    _int, _int, _i64, _i64, types.float32, _ptr, _i64, _ptr, _i64, types.float32, _ptr, _i64))
+
+
+@njit(**HELPER)
+def matvec(trans, A, x, y):
+    """``y = A x`` (``trans`` NO_TRANS) or ``y = A.T x`` (TRANS) for a C-contiguous ``A`` and
+    contiguous vectors ``x``, ``y`` (each a row or a column)."""
+    M, N = A.shape
+    if A.itemsize == 8:
+        _dgemv(ROW_MAJOR, trans, M, N, 1.0, A.ctypes.data, N, x.ctypes.data, 1, 0.0, y.ctypes.data, 1)
+    else:
+        one, zero = np.float32(1.0), np.float32(0.0)
+        _sgemv(ROW_MAJOR, trans, M, N, one, A.ctypes.data, N, x.ctypes.data, 1, zero, y.ctypes.data, 1)
 
 
 @njit(**HELPER)

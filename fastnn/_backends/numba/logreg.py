@@ -18,6 +18,8 @@ import numpy as np
 from numba import njit, prange
 
 from fastnn._backends import BAD_LABEL, OK
+from fastnn._backends._numpy_blas import NO_TRANS, TRANS
+from fastnn._backends.numba import blas
 from fastnn._backends.numba import math as nm
 from fastnn._backends.numba.common import bad_labels, finish, output_layer
 from fastnn._backends.numba.math import HELPER, INLINE, JIT, START
@@ -66,15 +68,19 @@ def row_dots(X, D, k0, k1, G):
 
 
 @njit(**INLINE)
-def gradient_sums(w, b0, X, Y, n_threads, ws):
+def gradient_sums(w, b0, X, Y, n_threads, use_blas, ws):
     """One pass: the summed loss; ``dw = X dZ.T`` and ``db = sum(dZ)`` (not divided by
-    ``m``) into the workspace's sums.  (``prange``: threads in :func:`descend_parallel`.)"""
+    ``m``) into the workspace's sums.  (``prange``: threads in :func:`descend_parallel`;
+    ``use_blas``: the two products as NumPy's BLAS matrix-vector products.)"""
     Zt, Z, E, sums = ws
     dw, db = sums[0][0], sums[1][0]
     n_x, m = X.shape
-    zero(Zt)
-    for t in prange(n_threads):
-        add_logits(w, X, (t * n_x) // n_threads, ((t + 1) * n_x) // n_threads, Zt[t])
+    if use_blas:
+        blas.matvec(TRANS, X, w, Zt[0])  # Z = w.T X, as X.T w
+    else:
+        zero(Zt)
+        for t in prange(n_threads):
+            add_logits(w, X, (t * n_x) // n_threads, ((t + 1) * n_x) // n_threads, Zt[t])
     for i in range(m):
         z = b0
         for t in range(n_threads):
@@ -82,8 +88,11 @@ def gradient_sums(w, b0, X, Y, n_threads, ws):
         Z[0, i] = z
     db[0, 0] = 0
     loss = output_layer(Z, Y, START, m, E, db)  # A = sigmoid(Z), dZ = A - Y (in Z), db
-    for t in prange(n_threads):
-        row_dots(X, Z[0], (t * n_x) // n_threads, ((t + 1) * n_x) // n_threads, dw)
+    if use_blas:
+        blas.matvec(NO_TRANS, X, Z, dw)  # dw = X dZ.T
+    else:
+        for t in prange(n_threads):
+            row_dots(X, Z[0], (t * n_x) // n_threads, ((t + 1) * n_x) // n_threads, dw)
     return loss
 
 
@@ -108,7 +117,7 @@ def _descend(w, b, X, Y, lr, costs, check, n_threads, dw, db):
     scale = 1.0 / X.shape[1]
     params, grads = (w, b.reshape((1, 1))), (dw, db.reshape((1, 1)))
     for it in range(len(costs)):
-        loss = gradient_sums(w, b[0], X, Y, n_threads, ws)
+        loss = gradient_sums(w, b[0], X, Y, n_threads, False, ws)
         status, cost = finish(loss, ws[3], scale, params, grads, lr, check, True)
         if status != OK:
             return status, it
@@ -117,14 +126,14 @@ def _descend(w, b, X, Y, lr, costs, check, n_threads, dw, db):
 
 
 @njit(**INLINE)
-def _propagate(w, b, X, Y, scale, n_threads):
+def _propagate(w, b, X, Y, scale, n_threads, use_blas):
     """``(status, cost, dw, db)`` of one pass, times ``scale``: ``1 / m`` for
     ``propagate``, 1 for the sums of one chunk of a data set."""
     dw, db = np.empty(w.shape, w.dtype), np.empty((1, 1), w.dtype)
     if bad_labels(Y):
         return BAD_LABEL, 0.0, dw, 0.0
     ws = workspace(X, n_threads)
-    loss = gradient_sums(w, b, X, Y, n_threads, ws)
+    loss = gradient_sums(w, b, X, Y, n_threads, use_blas, ws)
     status, cost = finish(loss, ws[3], scale, (w,), (dw, db), 0.0, True, False)
     return status, cost, dw, float(db[0, 0])
 
@@ -147,13 +156,19 @@ def descend_parallel(w, b, X, Y, lr, costs, check, n_threads, dw, db):
 @njit(**JIT)
 def propagate(w, b, X, Y, scale):
     """:func:`_propagate` on one thread."""
-    return _propagate(w, b, X, Y, scale, 1)
+    return _propagate(w, b, X, Y, scale, 1, False)
 
 
 @njit(parallel=True, **JIT)
 def propagate_parallel(w, b, X, Y, scale, n_threads):
     """:func:`_propagate` on ``n_threads`` threads."""
-    return _propagate(w, b, X, Y, scale, n_threads)
+    return _propagate(w, b, X, Y, scale, n_threads, False)
+
+
+@njit(**JIT)
+def propagate_blas(w, b, X, Y, scale):
+    """:func:`_propagate` with the products in the BLAS (which has its own threads)."""
+    return _propagate(w, b, X, Y, scale, 1, True)
 
 
 @njit(**JIT)
