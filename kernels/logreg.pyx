@@ -195,8 +195,7 @@ cdef int check_arrays(cnp.ndarray w, cnp.ndarray X, Y) except -1:
 
 
 cdef int prepare(Pass* p, cnp.ndarray X, int n_threads, bint may_use_blas) except -1:
-    """Fill ``p`` for a pass over ``X``: its threads (or the BLAS) and workspace
-    (``free(p.Zt)`` frees it)."""
+    """Fill ``p`` for a pass over ``X``: threads or BLAS, workspace (``free(p.Zt)`` frees it)."""
     p.n_x, p.m = cnp.PyArray_DIM(X, 0), cnp.PyArray_DIM(X, 1)
     cdef double work = 4.0 * p.n_x * p.m
     p.use_blas = (may_use_blas and cblas.dgemv != NULL and work >= tuning.PARALLEL_WORK
@@ -268,8 +267,7 @@ def logreg_descend(cnp.ndarray w not None, cnp.ndarray b not None, cnp.ndarray X
 
 
 def set_cblas(size_t dgemv_address, size_t sgemv_address):
-    """Route a large pass's two products to the CBLAS ``cblas_dgemv``/``cblas_sgemv`` with
-    64-bit integers (NumPy's OpenBLAS) at these addresses; ``(0, 0)``: fastnn's own loops."""
+    """A large ``propagate``'s products by NumPy's ILP64 ``cblas_?gemv`` at these addresses."""
     if (dgemv_address == 0) != (sgemv_address == 0):
         raise ValueError("set_cblas: give both addresses or neither")
     cblas.dgemv = <dgemv_t>dgemv_address

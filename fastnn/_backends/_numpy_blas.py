@@ -62,9 +62,3 @@ def cblas_gemv() -> tuple[int, int] | None:
     OpenBLAS (what ``np.dot`` of a matrix and a vector runs), or None."""
     d, s = _address("cblas_dgemv64_"), _address("cblas_sgemv64_")
     return (d, s) if d and s else None
-
-
-def cblas_ddot() -> int | None:
-    """The address of NumPy's ``cblas_ddot64_`` (what ``np.dot`` of two float64 vectors
-    runs, threaded for long ones), or None."""
-    return _address("cblas_ddot64_")

@@ -94,9 +94,7 @@ def logreg_forward(w, b, X):
 
 def logreg_propagate(w, b, X, Y, n_threads=1):
     (n_x, m), scale = X.shape, 1.0 / X.shape[1]
-    if 4 * n_x * m < tuning.PARALLEL_WORK:  # the course's sizes, checked first: one thread
-        status, cost, dw, db = logreg.propagate(w, b, X, Y, scale)
-    elif blas.AVAILABLE and tuning.logreg_blas_for(n_x, m):
+    if 4 * n_x * m >= tuning.PARALLEL_WORK and blas.AVAILABLE and tuning.logreg_blas_for(n_x, m):
         status, cost, dw, db = logreg.propagate_blas(w, b, X, Y, scale)
     elif (nt := _threads(4 * n_x * m, n_threads)) == 1:
         status, cost, dw, db = logreg.propagate(w, b, X, Y, scale)

@@ -54,8 +54,7 @@ _sgemv = types.ExternalFunction("fastnn_cblas_sgemv64", types.void(
 
 @njit(**HELPER)
 def matvec(trans, A, x, y):
-    """``y = A x`` (``trans`` NO_TRANS) or ``y = A.T x`` (TRANS) for a C-contiguous ``A`` and
-    contiguous vectors ``x``, ``y`` (each a row or a column)."""
+    """``y = A x`` (NO_TRANS) or ``y = A.T x`` (TRANS), ``A`` C-contiguous, ``x``, ``y`` contiguous."""
     M, N = A.shape
     if A.itemsize == 8:
         _dgemv(ROW_MAJOR, trans, M, N, 1.0, A.ctypes.data, N, x.ctypes.data, 1, 0.0, y.ctypes.data, 1)

@@ -98,8 +98,7 @@ def gradient_sums(w, b0, X, Y, n_threads, use_blas, ws):
 
 @njit(**HELPER)
 def workspace(X, n_threads):
-    """``(partial logits per thread, Z, E, (dw, db) sums)``, uninitialized: a pass writes
-    each before reading it."""
+    """``(partial logits per thread, Z, E, (dw, db) sums)``, each written before it is read."""
     n_x, m = X.shape
     sums = (np.empty((1, n_x, 1), X.dtype), np.empty((1, 1, 1), X.dtype))
     return np.empty((n_threads, m), X.dtype), np.empty((1, m), X.dtype), np.empty((1, m), X.dtype)[0], sums

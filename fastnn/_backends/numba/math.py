@@ -315,16 +315,6 @@ def _log_poly64(f):
     return f - (hfsq - s * (hfsq + (t1 + t2)))
 
 
-@njit(**PART_OPTIONS)
-def _log1p_small64(e, u, inv_u):
-    """``log1p(e)`` for ``0 <= e <= 1`` given ``u = 1 + e`` (rounded) and ``inv_u = 1 / u``."""
-    big = u > _SQRT2
-    m = 0.5 * u if big else u
-    k = 1.0 if big else 0.0
-    c = (e - (u - 1.0)) * inv_u  # the rounding error of 1 + e, divided by u
-    return k * _LN2_HI + (_log_poly64(m - 1.0) + (k * _LN2_LO + c))
-
-
 @njit(**MATH_OPTIONS)
 def log1p64(x):
     u = 1.0 + x
@@ -511,15 +501,6 @@ def _log_poly32(f):
     return f - (hfsq - s * (hfsq + (t1 + t2)))
 
 
-@njit(**PART_OPTIONS)
-def _log1p_small32(e, u, inv_u):
-    big = u > _SQRT2_F
-    m = _HALF_F * u if big else u
-    k = _ONE_F if big else _ZERO_F
-    c = (e - (u - _ONE_F)) * inv_u
-    return k * _LN2_HI_F + (_log_poly32(m - _ONE_F) + (k * _LN2_LO_F + c))
-
-
 @njit(**MATH_OPTIONS)
 def log1p32(x):
     u = _ONE_F + x
@@ -551,9 +532,7 @@ def logistic_parts32(z, y):
 
 def _generic(name, f64, f32, nargs):
     """A function callable from ``@njit`` code that picks the float64 or float32 version by
-    its first argument's type (compiled for kernels only: no entry from Python).  The
-    overload's implementation is that version's own Python function, so a kernel's first
-    call compiles one function per precision, no wrapper around it."""
+    its first argument's type: that version's own code, no wrapper (one less to compile)."""
 
     def stub(*args):
         raise TypeError(f"fastnn's numba {name} is callable from @njit code only")

@@ -109,11 +109,9 @@ def block(X, Y, c0, n, W1, b1, W2, b2, act, use_blas, bufs, sums):
 
 @njit(**HELPER)
 def zero(S):
-    """``S[...] = 0`` for a C-contiguous ``S``.  Allocation and fills are calls of their own,
-    compiled serial: in a ``parallel=True`` kernel numba would make each a thread-team loop
-    of its own (a launch each), and a fill inside the ``prange`` was moved out of the step
-    loop.  (A loop, not ``np.zeros`` or ``fill``: each of those is one more function for
-    numba to compile on the first call.)"""
+    """``S[...] = 0`` (C-contiguous ``S``), a call compiled serial: in a ``parallel=True``
+    kernel numba makes a fill a thread-team loop (a launch each time); a loop, not ``fill``
+    (one more function to compile)."""
     flat = S.reshape(S.size)
     for i in range(flat.size):
         flat[i] = 0
@@ -158,8 +156,7 @@ def workspace(X, W1, W2, block_bytes, n_threads):
     gradient sums ``(dW1, db1, dW2, db2)`` (a leading axis for the thread; row counts
     rounded up to even for :mod:`.products`), and room for the gradients.  A block is as
     wide as ``block_bytes`` allows for ``Z1`` and ``dZ1`` (a multiple of 16 examples, at
-    least 16, at most a thread's share).  The block's buffers start at zero (their padding
-    rows are read), the sums are zeroed by each pass, the gradients written by it."""
+    least 16, at most a thread's share).  Only the buffers need zeros (padding rows are read)."""
     dtype = X.dtype
     (n_x, m), n_h, n_y = X.shape, W1.shape[0], W2.shape[0]
     eh, ey = n_h + n_h % 2, n_y + n_y % 2

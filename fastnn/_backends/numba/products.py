@@ -17,7 +17,7 @@ two by two dot products at once, so that one load of ``X`` feeds several multipl
 instead of one: the loops are bound by arithmetic, not by loads and stores.
 
 Both take an odd number of output rows by pairing the last row with a padding row:
-``Out`` and ``D``/``G`` have room for ``n_out`` rounded up to even (see :func:`even`), the
+``Out`` and ``D``/``G`` have room for ``n_out`` rounded up to even (``even(n_out)`` below), the
 padding row's weights are zero and its result is never read.  Column offsets are
 unsigned, so numba emits no negative-index wrap-around in the inner loops.  (Indices are
 clipped by conditional expressions, not ``min``: each builtin used is one more function
@@ -30,11 +30,6 @@ import numpy as np
 from numba import njit
 
 from fastnn._backends.numba.math import HELPER
-
-
-def even(n: int) -> int:
-    """Rows to allocate for ``n`` output rows: ``n`` rounded up to even."""
-    return n + n % 2
 
 
 @njit(**HELPER)
