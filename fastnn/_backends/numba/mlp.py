@@ -156,7 +156,7 @@ def workspace(X, W1, W2, block_bytes, n_threads):
     gradient sums ``(dW1, db1, dW2, db2)`` (a leading axis for the thread; row counts
     rounded up to even for :mod:`.products`), and room for the gradients.  A block is as
     wide as ``block_bytes`` allows for ``Z1`` and ``dZ1`` (a multiple of 16 examples, at
-    least 16, at most a thread's share).  Only the buffers need zeros (padding rows are read)."""
+    least 16, at most a thread's share).  Only the padding row of ``dZ1`` needs zeros."""
     dtype = X.dtype
     (n_x, m), n_h, n_y = X.shape, W1.shape[0], W2.shape[0]
     eh, ey = n_h + n_h % 2, n_y + n_y % 2
@@ -170,8 +170,8 @@ def workspace(X, W1, W2, block_bytes, n_threads):
             np.empty((n_threads, ey, n_h), dtype), np.empty((n_threads, n_y, 1), dtype))
     grads = (np.empty((n_h, n_x), dtype), np.empty((n_h, 1), dtype), np.empty((n_y, n_h), dtype),
              np.empty((n_y, 1), dtype))
-    for S in bufs:
-        zero(S)
+    for i in range(n_threads * width * (eh - n_h)):  # the products write the other padding
+        bufs[2][i // width, n_h, i % width] = 0  # rows before reading them, not dZ1's (odd n_h)
     return bufs, sums, grads
 
 
