@@ -117,14 +117,6 @@ def zero(S):
         flat[i] = 0
 
 
-@njit(**HELPER)
-def zeros(n):
-    """``np.zeros(n)``, allocated serially (see :func:`zero`)."""
-    Z = np.empty(n)
-    zero(Z)
-    return Z
-
-
 @njit(**INLINE)
 def gradient_sums(X, Y, W1, b1, W2, b2, act, use_blas, n_threads, ws, losses):
     """One pass over every example: thread ``t`` takes the ``t``-th range of examples, block
@@ -183,7 +175,7 @@ def _descend(X, Y, W1, b1, W2, b2, lr, act, costs, check, block_bytes, n_threads
     if bad_labels(Y):
         return BAD_LABEL, 0
     ws = workspace(X, W1, W2, block_bytes, n_threads)
-    losses = zeros(n_threads)
+    losses = np.empty(n_threads)  # each thread writes its own
     params = (W1, b1, W2, b2)
     scale = 1.0 / X.shape[1]
     for it in range(len(costs)):
@@ -223,7 +215,7 @@ def gradients(X, Y, W1, b1, W2, b2, act, block_bytes):
     ws = workspace(X, W1, W2, block_bytes, 1)
     if bad_labels(Y):
         return BAD_LABEL, 0.0, ws[2]
-    loss = gradient_sums(X, Y, W1, b1, W2, b2, act, False, 1, ws, np.zeros(1))
+    loss = gradient_sums(X, Y, W1, b1, W2, b2, act, False, 1, ws, np.empty(1))
     status, loss = finish(loss, ws[1], 1.0, (W1, b1, W2, b2), ws[2], 0.0, True, False)
     return status, loss, ws[2]
 
