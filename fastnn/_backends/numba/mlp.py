@@ -162,8 +162,9 @@ def workspace(X, W1, W2, block_bytes, n_threads):
             np.empty((n_threads, ey, n_h), dtype), np.empty((n_threads, n_y, 1), dtype))
     grads = (np.empty((n_h, n_x), dtype), np.empty((n_h, 1), dtype), np.empty((n_y, n_h), dtype),
              np.empty((n_y, 1), dtype))
-    for i in range(n_threads * width * (eh - n_h)):  # the products write the other padding
-        bufs[2][i // width, n_h, i % width] = 0  # rows before reading them, not dZ1's (odd n_h)
+    # dZ1's padding row (odd n_h) is read by add_outer and never written: zero it once
+    for i in range(n_threads * width * (eh - n_h)):
+        bufs[2][i // width, n_h, i % width] = 0
     return bufs, sums, grads
 
 

@@ -17,8 +17,9 @@ two by two dot products at once, so that one load of ``X`` feeds several multipl
 instead of one: the loops are bound by arithmetic, not by loads and stores.
 
 Both take an odd number of output rows by pairing the last row with a padding row:
-``Out`` and ``D``/``G`` have room for ``n_out`` rounded up to even (``even(n_out)`` below), the
-padding row's weights are zero and its result is never read.  Column offsets are
+``Out`` and ``D``/``G`` have room for ``n_out`` rounded up to even (``even(n_out)``):
+``linear`` writes the padding row of ``Out`` (the last row's weights again), ``add_outer``
+reads that of ``D``, and neither result is read.  Column offsets are
 unsigned, so numba emits no negative-index wrap-around in the inner loops.  (Indices are
 clipped by conditional expressions, not ``min``: each builtin used is one more function
 for numba to compile on a kernel's first call.)
