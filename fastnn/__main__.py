@@ -104,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--no-json", action="store_true", help="do not write JSON")
     bench.add_argument(
-        "--plot", metavar="PATH", help="draw the speed-up chart (.png or .svg; needs matplotlib)"
+        "--plot",
+        metavar="PATH",
+        help="draw the speed-up chart (.png or .svg; needs matplotlib); with --report, of the saved run",
     )
     bench.add_argument(
         "--check",
@@ -243,6 +245,8 @@ def _saved_report(args) -> int:
             dot = next((c for c in results if c.kind == "dot"), None)
             if dot is not None:
                 print(report.format_headline(lecture_headline(dot)))
+        if args.plot:
+            _plot(run, results, args.plot)
     except (OSError, ValueError) as exc:  # a missing or broken file, a name that selects nothing
         print(f"fastnn bench: {exc}", file=sys.stderr)
         return 2
@@ -368,11 +372,17 @@ def _bench(args, argv: list[str]) -> int:
         path = args.json or DEFAULT_JSON_DIR / f"fastnn-bench-{now:%Y%m%d-%H%M%S}.json"
         print(f"results: {report.write_json(run, path)}")
     if args.plot:
-        try:
-            print(f"chart: {report.plot_speedups(results, args.plot, title=run['host']['cpu']['model'])}")
-        except ImportError:
-            print("chart: matplotlib is not installed, no chart drawn (pip install matplotlib)")
+        _plot(run, results, args.plot)
     return status
+
+
+def _plot(run: dict, results, path: str) -> None:
+    from fastnn.bench import report
+
+    try:
+        print(f"chart: {report.plot_speedups(results, path, title=run['host']['cpu']['model'])}")
+    except ImportError:
+        print("chart: matplotlib is not installed, no chart drawn (pip install matplotlib)")
 
 
 def _unwritable(path: str | None) -> str | None:

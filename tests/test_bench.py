@@ -840,6 +840,14 @@ def test_cli_report_markdown_and_update_doc(tmp_path, capsys):
     assert main(["bench", "--markdown"]) == 2  # needs --report
 
 
+def test_cli_report_plot_draws_the_saved_runs_chart(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / "chart.svg"
+    assert main(["bench", "--report", saved_run(tmp_path), "--plot", str(chart)]) == 0
+    assert f"chart: {chart}" in capsys.readouterr().out
+    assert chart.read_text().lstrip().startswith("<?xml") and "numba" in chart.read_text()
+
+
 # --- the mixed schedule, the numba warm-up, the first calls ------------------------------------
 
 
