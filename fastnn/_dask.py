@@ -11,8 +11,10 @@ only) and ``y`` (chunked alike) runs the single-machine algorithm on the active
    *gradients* kernel (the estimator's backend, one thread per task: Dask runs the chunks
    in parallel) where the chunk lives, the partial sums are added by a tree reduction,
    and the client applies the one update;
-3. the new parameters reach the workers once per iteration (scattered to all of them with
-   a Client; one key of the graph otherwise), not once per task.
+3. the new parameters reach the workers once per iteration as one key of the graph,
+   shared by its tasks (not scattered: a key the scheduler can recompute survives a
+   worker lost while it is sent, where Dask's ``scatter(broadcast=True)`` may wait on
+   the dead worker for ever).
 
 A NaN or inf in any chunk is found by the workers in that same pass (the kernels' status)
 and raised as a ``ValueError`` naming the chunk.  A worker lost mid-fit is Dask's to
@@ -23,7 +25,6 @@ rerun, so the fit ends with the same result (or Dask raises).  Predictions stay 
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable
 
@@ -126,37 +127,13 @@ def _add(a, b):
     return OK, a[1] + b[1], tuple(x + y for x, y in zip(a[2], b[2])), a[3]
 
 
-def _broadcast(client, params, attempts: int = 6):
-    """``params`` scattered to every worker.  A worker lost at that moment fails the scatter
-    (its connection closes: an ``OSError``); the scheduler then drops it (a nanny restarts
-    it), so the scatter is tried again, after 0.1, 0.2, ... 1.6 s, before giving up with a
-    clear error."""
-    for attempt in range(attempts):
-        try:
-            return client.scatter(params, broadcast=True, hash=False)
-        except OSError as exc:  # distributed's CommClosedError is one
-            if attempt == attempts - 1:
-                raise RuntimeError(
-                    f"fastnn: could not send the parameters to the Dask workers ({exc}); "
-                    "the cluster lost workers faster than they came back"
-                ) from exc
-            time.sleep(0.1 * 2**attempt)
-
-
 def sums(XT, Y, params, chunk_fn, backend, activation):
     """``(status, loss, grads, chunk)`` summed over every chunk: one task per chunk, where
     the chunk lives; a tree reduction of the partial sums; one small result on the client."""
     import dask
     from dask import delayed
 
-    try:
-        from distributed import default_client
-
-        client = default_client()
-    except (ImportError, ValueError):  # no Client: one key of the graph, shared by the tasks
-        shared = delayed(params, traverse=False)
-    else:
-        shared = _broadcast(client, params)
+    shared = delayed(params, traverse=False)
     parts = [
         delayed(chunk_fn)(xb, yb, shared, backend, activation, i)
         for i, (xb, yb) in enumerate(zip(XT.to_delayed().ravel(), Y.to_delayed().ravel()))
