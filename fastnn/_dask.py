@@ -9,12 +9,12 @@ only) and ``y`` (chunked alike) runs the single-machine algorithm on the active
    the whole fit and are never gathered to the client;
 2. each iteration, every chunk's summed loss and gradients come from fastnn's fused
    *gradients* kernel (the estimator's backend, one thread per task: Dask runs the chunks
-   in parallel) where the chunk lives, the partial sums are added by a tree reduction,
-   and the client applies the one update;
-3. the new parameters reach the workers once per iteration as one key of the graph,
-   shared by its tasks (not scattered: a key the scheduler can recompute survives a
-   worker lost while it is sent, where Dask's ``scatter(broadcast=True)`` may wait on
-   the dead worker for ever).
+   in parallel) where the chunk lives, the partial sums are added (by a tree of tasks when
+   there are many), and the client applies the one update;
+3. the new parameters reach the workers with each iteration's graph: inside the chunks'
+   tasks, or as one key the tasks share when they are large (not scattered: what the
+   scheduler can recompute survives a worker lost while it is sent, where Dask's
+   ``scatter(broadcast=True)`` may wait on the dead worker for ever).
 
 A NaN or inf in any chunk is found by the workers in that same pass (the kernels' status)
 and raised as a ``ValueError`` naming the chunk.  A worker lost mid-fit is Dask's to
@@ -118,31 +118,39 @@ def logreg_chunk(XT, Y, params, backend, activation, index):
     return status, float(cost) * m, (dw * m, np.full((1, 1), db * m, w.dtype)), index
 
 
-def _add(a, b):
-    """Two partial results added; a bad status (the first bad chunk's) wins."""
-    if a[0] != OK:
-        return a
-    if b[0] != OK:
-        return b
-    return OK, a[1] + b[1], tuple(x + y for x, y in zip(a[2], b[2])), a[3]
+def _add(*partials):
+    """Partial results added; a bad status (the first bad chunk's) wins."""
+    total = partials[0]
+    for part in partials[1:]:
+        if total[0] != OK:
+            return total
+        if part[0] != OK:
+            return part
+        total = OK, total[1] + part[1], tuple(x + y for x, y in zip(total[2], part[2])), total[3]
+    return total
+
+
+FAN_IN = 8  # partial sums added per task; the client adds the last ones (at most FAN_IN)
+INLINE_BYTES = 1 << 20  # parameters times chunks up to this travel inside the chunks' tasks
 
 
 def sums(XT, Y, params, chunk_fn, backend, activation):
     """``(status, loss, grads, chunk)`` summed over every chunk: one task per chunk, where
-    the chunk lives; a tree reduction of the partial sums; one small result on the client."""
+    the chunk lives; the partial sums added ``FAN_IN`` at a time, the last ones on the client.
+
+    Each level of tasks is a round trip through the scheduler, so small parameters ride
+    inside each chunk's task and a few partial sums go straight to the client; larger ones
+    are one key of the graph the chunks' tasks share, and a tree of tasks adds many sums."""
     import dask
     from dask import delayed
 
-    shared = delayed(params, traverse=False)
-    parts = [
-        delayed(chunk_fn)(xb, yb, shared, backend, activation, i)
-        for i, (xb, yb) in enumerate(zip(XT.to_delayed().ravel(), Y.to_delayed().ravel()))
-    ]
-    while len(parts) > 1:
-        pairs = [delayed(_add)(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        parts = pairs + parts[len(pairs) * 2:]
-    (result,) = dask.compute(parts[0])
-    return result
+    pairs = list(zip(XT.to_delayed().ravel(), Y.to_delayed().ravel()))
+    nbytes = sum(P.nbytes for P in params) * len(pairs)
+    shared = params if nbytes <= INLINE_BYTES else delayed(params, traverse=False)
+    parts = [delayed(chunk_fn)(xb, yb, shared, backend, activation, i) for i, (xb, yb) in enumerate(pairs)]
+    while len(parts) > FAN_IN:
+        parts = [delayed(_add)(*parts[i:i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+    return _add(*dask.compute(*parts))
 
 
 # --- the fit ------------------------------------------------------------------------------

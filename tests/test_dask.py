@@ -61,6 +61,17 @@ def test_a_distributed_fit_is_the_in_memory_fit(client, name, backend):
     assert there.n_iter_ == here.n_iter_ and list(there.classes_) == ["no", "yes"]
 
 
+def test_wide_parameters_over_many_chunks(client):
+    """Parameters too large to ride in every chunk's task (a key the tasks share) and more
+    chunks than one task adds (a tree of additions): still the in-memory fit."""
+    X, y, dX, dy = data(n=2000, n_features=600, chunks=(100,) * 20)
+    est = lambda: fastnn.TwoLayerClassifier(n_hidden=12, max_iter=10, random_state=0, backend="numba")  # noqa: E731
+    here, there = est().fit(X, y), est().fit(dX, dy)
+    np.testing.assert_allclose(there.cost_history_, here.cost_history_, rtol=1e-9)
+    for key, value in here.parameters_.items():
+        np.testing.assert_allclose(there.parameters_[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_predictions_stay_lazy_and_agree(client, name):
     X, y, dX, dy = data()
@@ -112,12 +123,12 @@ def test_a_worker_lost_mid_fit_gives_the_same_result(client):
     """Kill one worker process while the fit runs: Dask recomputes its chunks from their
     source and the fit ends as it would have."""
     X, y, dX, dy = data(n=4000, chunks=(1000, 1000, 1000, 1000))
-    expected = ESTIMATORS["TwoLayerClassifier"]("numba", max_iter=150).fit(X, y)
+    expected = ESTIMATORS["TwoLayerClassifier"]("numba", max_iter=400).fit(X, y)
     pids = list(client.run(os.getpid).values())
     killed = threading.Timer(2.0, os.kill, (pids[0], signal.SIGKILL))
     killed.start()
-    got = ESTIMATORS["TwoLayerClassifier"]("numba", max_iter=150).fit(dX, dy)
+    got = ESTIMATORS["TwoLayerClassifier"]("numba", max_iter=400).fit(dX, dy)
     assert killed.finished.is_set(), "the fit ended before the worker was killed: nothing was tested"
-    assert got.n_iter_ == 150
+    assert got.n_iter_ == 400
     for key, value in expected.parameters_.items():
         np.testing.assert_allclose(got.parameters_[key], value, rtol=1e-9, atol=1e-12)
