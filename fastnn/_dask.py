@@ -138,9 +138,10 @@ def sums(XT, Y, params, chunk_fn, backend, activation):
     """``(status, loss, grads, chunk)`` summed over every chunk: one task per chunk, where
     the chunk lives; the partial sums added ``FAN_IN`` at a time, the last ones on the client.
 
-    Each level of tasks is a round trip through the scheduler, so small parameters ride
-    inside each chunk's task and a few partial sums go straight to the client; larger ones
-    are one key of the graph the chunks' tasks share, and a tree of tasks adds many sums."""
+    Each level of tasks is a round trip through the scheduler, so parameters that come to
+    at most ``INLINE_BYTES`` over the chunks ride inside each chunk's task (larger ones are
+    one key of the graph the tasks share), and up to ``FAN_IN`` partial sums go straight to
+    the client (more are added by a tree of tasks first)."""
     import dask
     from dask import delayed
 
