@@ -23,7 +23,8 @@ ESTIMATORS = {
     "LogisticRegression": lambda backend, **kw: fastnn.LogisticRegression(
         learning_rate=0.1, max_iter=kw.pop("max_iter", 40), backend=backend, **kw),
     "TwoLayerClassifier": lambda backend, **kw: fastnn.TwoLayerClassifier(
-        n_hidden=3, learning_rate=0.5, max_iter=kw.pop("max_iter", 40), random_state=0, backend=backend, **kw),
+        n_hidden=kw.pop("n_hidden", 3), learning_rate=0.5, max_iter=kw.pop("max_iter", 40), random_state=0,
+        backend=backend, **kw),
 }
 
 
@@ -65,8 +66,8 @@ def test_wide_parameters_over_many_chunks(client):
     """Parameters too large to ride in every chunk's task (a key the tasks share) and more
     chunks than one task adds (a tree of additions): still the in-memory fit."""
     X, y, dX, dy = data(n=2000, n_features=600, chunks=(100,) * 20)
-    est = lambda: fastnn.TwoLayerClassifier(n_hidden=12, max_iter=10, random_state=0, backend="numba")  # noqa: E731
-    here, there = est().fit(X, y), est().fit(dX, dy)
+    here = ESTIMATORS["TwoLayerClassifier"]("numba", n_hidden=12, max_iter=10).fit(X, y)
+    there = ESTIMATORS["TwoLayerClassifier"]("numba", n_hidden=12, max_iter=10).fit(dX, dy)
     np.testing.assert_allclose(there.cost_history_, here.cost_history_, rtol=1e-9)
     for key, value in here.parameters_.items():
         np.testing.assert_allclose(there.parameters_[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
